@@ -1,0 +1,326 @@
+//! The embedded engine: one redb file, opened by one process at a time.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+use std::sync::{RwLock, RwLockReadGuard};
+
+use redb::{
+    Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    Table, TableDefinition, TableError,
+};
+
+use super::{Backend, Flow, KeyRange, ReadTx, WriteTx};
+use crate::error::{Error, Result};
+
+type Bytes = &'static [u8];
+
+fn def(name: &str) -> TableDefinition<'_, Bytes, Bytes> {
+    TableDefinition::new(name)
+}
+
+/// Engine settings derived from the store options.
+#[derive(Debug, Clone, Copy)]
+pub struct RedbConfig {
+    /// Page cache size. redb's own default is 1 GiB; ours is `DEFAULT_CACHE_BYTES`.
+    pub cache_size_bytes: usize,
+    /// `false` skips fsync on commit (tests and benchmarks only).
+    pub durable: bool,
+    /// Saves the allocator state in each commit so that reopening after a crash does not
+    /// walk the whole file.
+    pub quick_repair: bool,
+}
+
+/// 32 MiB: the hot pages of a busy node (recent payments, indexes) fit, and the
+/// library stays far below the memory target.
+pub const DEFAULT_CACHE_BYTES: usize = 32 << 20;
+
+impl Default for RedbConfig {
+    fn default() -> Self {
+        RedbConfig {
+            cache_size_bytes: DEFAULT_CACHE_BYTES,
+            durable: true,
+            quick_repair: true,
+        }
+    }
+}
+
+pub struct RedbBackend {
+    // Transactions hold the read side; compaction and close take the write side.
+    db: RwLock<Option<Database>>,
+    config: RedbConfig,
+}
+
+/// Maps any redb error (they all convert into `redb::Error`) to ours.
+fn map_err(e: impl Into<redb::Error>) -> Error {
+    match e.into() {
+        redb::Error::DatabaseAlreadyOpen => Error::Locked,
+        redb::Error::Corrupted(m) => Error::Corrupt(m),
+        redb::Error::UpgradeRequired(v) => {
+            Error::Corrupt(format!("file has unsupported redb format version {v}"))
+        }
+        redb::Error::Io(e) => Error::Io(e.to_string()),
+        redb::Error::DatabaseClosed => Error::Closed,
+        redb::Error::ValueTooLarge(n) => Error::invalid(format!("value of {n} bytes is too large")),
+        e => Error::Internal(e.to_string()),
+    }
+}
+
+/// redb may panic on a damaged file; a damaged file must give `Corrupt`, never a crash.
+fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let msg = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        Err(Error::Corrupt(format!(
+            "{what} failed on a damaged file: {msg}"
+        )))
+    })
+}
+
+impl RedbBackend {
+    pub fn open(path: &Path, config: RedbConfig) -> Result<RedbBackend> {
+        if path.is_dir() {
+            return Err(Error::Io(format!("{} is a directory", path.display())));
+        }
+        let db = guarded("open", || {
+            redb::Builder::new()
+                .set_cache_size(config.cache_size_bytes)
+                .create(path)
+                .map_err(map_err)
+        })?;
+        Ok(RedbBackend {
+            db: RwLock::new(Some(db)),
+            config,
+        })
+    }
+
+    fn db(&self) -> Result<RwLockReadGuard<'_, Option<Database>>> {
+        let guard = self.db.read().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            return Err(Error::Closed);
+        }
+        Ok(guard)
+    }
+}
+
+fn scan_table<T: ReadableTable<Bytes, Bytes>>(
+    table: &T,
+    range: KeyRange<'_>,
+    reverse: bool,
+    visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<Flow>,
+) -> Result<()> {
+    let mut iter = table.range::<&[u8]>(range).map_err(map_err)?;
+    loop {
+        let item = if reverse {
+            iter.next_back()
+        } else {
+            iter.next()
+        };
+        let Some(item) = item else { return Ok(()) };
+        let (k, v) = item.map_err(map_err)?;
+        if visit(k.value(), v.value())? == Flow::Stop {
+            return Ok(());
+        }
+    }
+}
+
+struct RedbRead {
+    txn: redb::ReadTransaction,
+    // Tables opened so far; `None` marks a table that does not exist (reads as empty).
+    tables: RefCell<HashMap<String, Option<ReadOnlyTable<Bytes, Bytes>>>>,
+}
+
+impl RedbRead {
+    fn with_table<T>(
+        &self,
+        name: &str,
+        empty: T,
+        f: impl FnOnce(&ReadOnlyTable<Bytes, Bytes>) -> Result<T>,
+    ) -> Result<T> {
+        guarded("read", || {
+            let mut tables = self.tables.borrow_mut();
+            if !tables.contains_key(name) {
+                let t = match self.txn.open_table(def(name)) {
+                    Ok(t) => Some(t),
+                    Err(TableError::TableDoesNotExist(_)) => None,
+                    Err(e) => return Err(map_err(e)),
+                };
+                tables.insert(name.to_string(), t);
+            }
+            match tables.get(name).and_then(|t| t.as_ref()) {
+                Some(t) => f(t),
+                None => Ok(empty),
+            }
+        })
+    }
+}
+
+impl ReadTx for RedbRead {
+    fn get(&self, table: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.with_table(table, None, |t| {
+            Ok(t.get(key).map_err(map_err)?.map(|v| v.value().to_vec()))
+        })
+    }
+
+    fn scan(
+        &self,
+        table: &str,
+        range: KeyRange<'_>,
+        reverse: bool,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<Flow>,
+    ) -> Result<()> {
+        self.with_table(table, (), |t| scan_table(t, range, reverse, visit))
+    }
+
+    fn count(&self, table: &str) -> Result<u64> {
+        self.with_table(table, 0, |t| t.len().map_err(map_err))
+    }
+}
+
+struct RedbWrite<'txn> {
+    txn: &'txn redb::WriteTransaction,
+    // redb allows one open handle per table; the cache keeps it for the transaction.
+    tables: RefCell<HashMap<String, Table<'txn, Bytes, Bytes>>>,
+}
+
+impl<'txn> RedbWrite<'txn> {
+    fn with_table<T>(
+        &self,
+        what: &str,
+        name: &str,
+        f: impl FnOnce(&mut Table<'txn, Bytes, Bytes>) -> Result<T>,
+    ) -> Result<T> {
+        guarded(what, || {
+            let mut tables = self.tables.borrow_mut();
+            if !tables.contains_key(name) {
+                let t = self.txn.open_table(def(name)).map_err(map_err)?;
+                tables.insert(name.to_string(), t);
+            }
+            match tables.get_mut(name) {
+                Some(t) => f(t),
+                None => Err(Error::Internal("table cache".into())),
+            }
+        })
+    }
+}
+
+impl ReadTx for RedbWrite<'_> {
+    fn get(&self, table: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.with_table("read", table, |t| {
+            Ok(t.get(key).map_err(map_err)?.map(|v| v.value().to_vec()))
+        })
+    }
+
+    fn scan(
+        &self,
+        table: &str,
+        range: KeyRange<'_>,
+        reverse: bool,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<Flow>,
+    ) -> Result<()> {
+        self.with_table("scan", table, |t| scan_table(&*t, range, reverse, visit))
+    }
+
+    fn count(&self, table: &str) -> Result<u64> {
+        self.with_table("count", table, |t| t.len().map_err(map_err))
+    }
+}
+
+impl WriteTx for RedbWrite<'_> {
+    fn put(&mut self, table: &str, key: &[u8], value: &[u8]) -> Result<()> {
+        self.with_table("write", table, |t| {
+            t.insert(key, value).map_err(map_err)?;
+            Ok(())
+        })
+    }
+
+    fn delete(&mut self, table: &str, key: &[u8]) -> Result<bool> {
+        self.with_table("delete", table, |t| {
+            Ok(t.remove(key).map_err(map_err)?.is_some())
+        })
+    }
+
+    fn clear(&mut self, table: &str) -> Result<()> {
+        self.with_table("clear", table, |t| t.retain(|_, _| false).map_err(map_err))
+    }
+}
+
+impl Backend for RedbBackend {
+    fn read(
+        &self,
+        reset: &mut dyn FnMut(),
+        f: &mut dyn FnMut(&dyn ReadTx) -> Result<()>,
+    ) -> Result<()> {
+        let guard = self.db()?;
+        let db = guard.as_ref().ok_or(Error::Closed)?;
+        let txn = guarded("begin read", || db.begin_read().map_err(map_err))?;
+        let tx = RedbRead {
+            txn,
+            tables: RefCell::new(HashMap::new()),
+        };
+        // redb never asks to retry; the hook still runs once, as the contract says.
+        reset();
+        f(&tx)
+    }
+
+    fn update(
+        &self,
+        reset: &mut dyn FnMut(),
+        f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>,
+    ) -> Result<()> {
+        let guard = self.db()?;
+        let db = guard.as_ref().ok_or(Error::Closed)?;
+        let mut txn = guarded("begin write", || db.begin_write().map_err(map_err))?;
+        if !self.config.durable {
+            txn.set_durability(Durability::None).map_err(map_err)?;
+        }
+        txn.set_quick_repair(self.config.quick_repair);
+        reset();
+        let result = {
+            let mut tx = RedbWrite {
+                txn: &txn,
+                tables: RefCell::new(HashMap::new()),
+            };
+            f(&mut tx)
+        };
+        match result {
+            Ok(()) => guarded("commit", || txn.commit().map_err(map_err)),
+            Err(e) => {
+                // Dropping an uncommitted transaction aborts it; an abort error adds nothing.
+                let _ = txn.abort();
+                Err(e)
+            }
+        }
+    }
+
+    fn compact(&self) -> Result<()> {
+        let mut guard = self.db.write().unwrap_or_else(|e| e.into_inner());
+        let db = guard.as_mut().ok_or(Error::Closed)?;
+        guarded("compact", || {
+            // Each call compacts what it can; repeat until nothing moves.
+            while db.compact().map_err(map_err)? {}
+            Ok(())
+        })
+    }
+
+    fn close(&self) -> Result<()> {
+        let mut guard = self.db.write().unwrap_or_else(|e| e.into_inner());
+        let Some(db) = guard.take() else {
+            return Ok(());
+        };
+        if !self.config.durable {
+            // Non-durable commits persist only once a durable commit follows.
+            guarded("close", || {
+                let mut txn = db.begin_write().map_err(map_err)?;
+                txn.set_quick_repair(self.config.quick_repair);
+                txn.commit().map_err(map_err)
+            })?;
+        }
+        drop(db);
+        Ok(())
+    }
+}

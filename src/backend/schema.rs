@@ -1,0 +1,101 @@
+//! Table names, the schema version and the migration runner (engine-independent).
+
+use super::{Backend, WriteTx};
+use crate::error::{Error, Result};
+
+/// Store-wide values: schema version, next sequence number, commit epoch.
+pub const META: &str = "meta";
+/// Per-status payment counters (status byte → u64).
+pub const COUNTERS: &str = "counters";
+/// Payment hash → sequence number: the one random-key insert per payment.
+pub const HASH_INDEX: &str = "hash_index";
+/// Every payment record keyed by sequence number first, so a payment is contiguous and a
+/// batch of new payments dirties few pages.
+pub const RECORDS: &str = "records";
+/// Sequence numbers of non-terminal payments (start-up resume).
+pub const INFLIGHT: &str = "inflight";
+/// (creation time, sequence number) → (): date-window queries seek here.
+pub const CREATION_INDEX: &str = "creation_index";
+/// Hashes of deleted payments that had settled: `init_payment` stays `ALREADY_PAID`.
+pub const TOMBSTONES: &str = "paid_tombstones";
+
+pub const TABLES: [&str; 7] = [
+    META,
+    COUNTERS,
+    HASH_INDEX,
+    RECORDS,
+    INFLIGHT,
+    CREATION_INDEX,
+    TOMBSTONES,
+];
+
+pub const KEY_SCHEMA_VERSION: &[u8] = b"schema_version";
+pub const KEY_NEXT_SEQUENCE: &[u8] = b"next_sequence";
+pub const KEY_EPOCH: &[u8] = b"epoch";
+
+/// The schema this library writes.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// One migration step: upgrades a store from version `n` to `n + 1`, where `n` is the
+/// step's index plus one.
+pub type Migration = fn(&mut dyn WriteTx) -> Result<()>;
+
+/// Migrations in order; `MIGRATIONS[i]` upgrades version `i + 1` to `i + 2`.
+pub const MIGRATIONS: &[Migration] = &[];
+
+pub fn get_u64(tx: &dyn super::ReadTx, table: &str, key: &[u8]) -> Result<Option<u64>> {
+    match tx.get(table, key)? {
+        None => Ok(None),
+        Some(v) => <[u8; 8]>::try_from(v.as_slice())
+            .map(|b| Some(u64::from_be_bytes(b)))
+            .map_err(|_| Error::corrupt(format!("{table} value is not a u64"))),
+    }
+}
+
+pub fn put_u64(tx: &mut dyn WriteTx, table: &str, key: &[u8], v: u64) -> Result<()> {
+    tx.put(table, key, &v.to_be_bytes())
+}
+
+/// Creates a new store's tables or brings an older one up to `SCHEMA_VERSION`, in one
+/// transaction: a failed migration changes nothing.
+pub fn prepare(backend: &dyn Backend) -> Result<()> {
+    prepare_with(backend, SCHEMA_VERSION, MIGRATIONS)
+}
+
+pub(crate) fn prepare_with(
+    backend: &dyn Backend,
+    current: u64,
+    migrations: &[Migration],
+) -> Result<()> {
+    super::update(backend, |tx| {
+        let found = get_u64(tx, META, KEY_SCHEMA_VERSION)?;
+        let found = match found {
+            None if tx.count(RECORDS)? == 0 && tx.count(HASH_INDEX)? == 0 => {
+                put_u64(tx, META, KEY_SCHEMA_VERSION, current)?;
+                put_u64(tx, META, KEY_NEXT_SEQUENCE, 1)?;
+                return Ok(());
+            }
+            None => return Err(Error::corrupt("store has payments but no schema version")),
+            Some(v) => v,
+        };
+        if found > current {
+            return Err(Error::Version {
+                found,
+                supported: current,
+            });
+        }
+        if found == 0 {
+            return Err(Error::corrupt("schema version 0"));
+        }
+        for version in found..current {
+            let step = migrations.get((version - 1) as usize).ok_or_else(|| {
+                Error::Internal(format!("no migration from schema version {version}"))
+            })?;
+            step(tx)?;
+        }
+        if found != current {
+            put_u64(tx, META, KEY_SCHEMA_VERSION, current)?;
+        }
+        Ok(())
+    })
+}

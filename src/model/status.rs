@@ -1,0 +1,61 @@
+//! Status and state derivation: the table of SPEC §1.2, never stored as truth.
+
+use super::types::{CreationInfo, HtlcAttempt, PaymentState, PaymentStatus};
+use crate::error::{Error, Result};
+
+/// Status plus the derived figures returned with every payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DerivedState {
+    pub status: PaymentStatus,
+    pub state: PaymentState,
+}
+
+/// Derives status and state from the attempts and whether the payment has a failure reason.
+pub fn derive_state(
+    info: &CreationInfo,
+    htlcs: &[HtlcAttempt],
+    payment_failed: bool,
+) -> Result<DerivedState> {
+    let mut in_flight = 0u32;
+    let mut settled = false;
+    let mut failed = false;
+    let mut sent = 0u64;
+    let mut fees = 0u64;
+    for h in htlcs {
+        if h.failure.is_some() {
+            failed = true;
+            continue;
+        }
+        if h.settle.is_some() {
+            settled = true;
+        } else {
+            in_flight += 1;
+        }
+        let route = &h.info.route;
+        sent = sent.saturating_add(route.receiver_amt());
+        fees = fees.saturating_add(route.total_fees());
+    }
+    if sent > info.value_msat {
+        return Err(Error::SentExceedsTotal {
+            sent,
+            value: info.value_msat,
+        });
+    }
+    let status = match (in_flight > 0, settled, payment_failed, failed) {
+        (true, _, _, _) => PaymentStatus::InFlight,
+        (false, true, _, _) => PaymentStatus::Succeeded,
+        (false, false, true, _) => PaymentStatus::Failed,
+        (false, false, false, true) => PaymentStatus::InFlight,
+        (false, false, false, false) => PaymentStatus::Initiated,
+    };
+    Ok(DerivedState {
+        status,
+        state: PaymentState {
+            num_attempts_in_flight: in_flight,
+            remaining_amt_msat: info.value_msat - sent,
+            fees_paid_msat: fees,
+            has_settled_htlc: settled,
+            payment_failed,
+        },
+    })
+}

@@ -1,0 +1,96 @@
+//! Attempt and creation-info validation: the register rules of SPEC §1.3.
+
+use super::types::{AttemptInfo, CreationInfo, CustomRecords, Payment, MIN_CUSTOM_RECORD_TYPE};
+use crate::error::{Error, Result};
+
+fn check_custom_records(what: &str, records: &CustomRecords) -> Result<()> {
+    match records.keys().next() {
+        Some(&t) if t < MIN_CUSTOM_RECORD_TYPE => Err(Error::invalid(format!(
+            "{what}: custom record type {t} is below {MIN_CUSTOM_RECORD_TYPE}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Checks a creation info's own fields, independent of the store.
+pub fn validate_creation_info(info: &CreationInfo) -> Result<()> {
+    check_custom_records("first-hop custom records", &info.first_hop_custom_records)
+}
+
+/// Checks an attempt's own shape (non-empty route, custom record ranges), independent of
+/// the payment it is registered on.
+pub fn validate_attempt_shape(attempt: &AttemptInfo) -> Result<()> {
+    let route = &attempt.route;
+    if route.hops.is_empty() {
+        return Err(Error::invalid("route has no hops"));
+    }
+    check_custom_records(
+        "first-hop wire custom records",
+        &route.first_hop_wire_custom_records,
+    )?;
+    for (i, hop) in route.hops.iter().enumerate() {
+        check_custom_records(&format!("hop {i}"), &hop.custom_records)?;
+    }
+    Ok(())
+}
+
+/// Checks a new attempt against the payment's in-flight attempts and its value, in the
+/// order SPEC §1.3 gives (the first failing check names the error).
+pub fn verify_attempt(payment: &Payment, attempt: &AttemptInfo) -> Result<()> {
+    let route = &attempt.route;
+    let blinded = route.is_blinded();
+    let mpp = route.final_mpp();
+
+    if blinded {
+        if route.final_total_amt() == 0 {
+            return Err(Error::BlindedMissingTotalAmount);
+        }
+        if mpp.is_some() {
+            return Err(Error::MppRecordInBlindedPayment);
+        }
+    }
+
+    for other in payment.htlcs.iter().filter(|h| h.in_flight()) {
+        let other_route = &other.info.route;
+        let other_mpp = other_route.final_mpp();
+        if blinded && other_mpp.is_some() {
+            return Err(Error::MppRecordInBlindedPayment);
+        }
+        if blinded != other_route.is_blinded() {
+            return Err(Error::MixedBlindedAndNonBlinded);
+        }
+        if blinded {
+            if route.final_total_amt() != other_route.final_total_amt() {
+                return Err(Error::BlindedTotalAmountMismatch);
+            }
+            continue;
+        }
+        match (mpp, other_mpp) {
+            (None, Some(_)) => return Err(Error::MpPayment),
+            (Some(_), None) => return Err(Error::NonMpPayment),
+            (None, None) => continue,
+            (Some(a), Some(b)) => {
+                if a.payment_addr != b.payment_addr {
+                    return Err(Error::MppPaymentAddrMismatch);
+                }
+                if a.total_msat != b.total_msat {
+                    return Err(Error::MppTotalAmountMismatch);
+                }
+            }
+        }
+    }
+
+    let amount = route.receiver_amt();
+    let value = payment.info.value_msat;
+    if !blinded && mpp.is_none() && amount != value {
+        return Err(Error::ValueMismatch { amount, value });
+    }
+    let attempted = payment.sent_amt().saturating_add(amount);
+    if attempted > value {
+        return Err(Error::ValueExceedsAmt { attempted, value });
+    }
+    if payment.attempt(attempt.attempt_id).is_some() {
+        return Err(Error::AttemptExists(attempt.attempt_id));
+    }
+    Ok(())
+}

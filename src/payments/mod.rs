@@ -1,0 +1,14 @@
+//! The payment store over the backend trait: transitions, indexes, queries, group commit.
+
+mod assemble;
+mod commit;
+mod keys;
+mod ops;
+mod query;
+mod store;
+
+pub use commit::CommitStats;
+pub use query::DEFAULT_MAX_PAYMENTS;
+pub use store::{
+    Options, PaymentCounts, Query, QueryResponse, Store, DEFAULT_MAX_BATCH_SIZE, DELETE_CHUNK,
+};

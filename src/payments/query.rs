@@ -1,0 +1,209 @@
+//! Read-side queries: pages in sequence order, date windows through the creation-time
+//! index, in-flight payments through the non-terminal index, O(1) counts.
+
+use std::ops::Bound;
+
+use super::assemble::{load_by_seq, scan_payments};
+use super::keys;
+use crate::backend::schema::{get_u64, COUNTERS, CREATION_INDEX, INFLIGHT};
+use crate::backend::{Flow, ReadTx};
+use crate::error::{Error, Result};
+use crate::model::{Payment, PaymentStatus};
+
+/// Page size when a query leaves `max_payments` at 0.
+pub const DEFAULT_MAX_PAYMENTS: u64 = 100;
+
+/// A page request (SPEC §1.4). Dates are unix seconds, inclusive, 0 = unset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Query {
+    pub index_offset: u64,
+    pub max_payments: u64,
+    pub reversed: bool,
+    pub include_incomplete: bool,
+    pub count_total: bool,
+    pub creation_date_start: i64,
+    pub creation_date_end: i64,
+    pub omit_hops: bool,
+}
+
+/// A page of payments, always in ascending sequence order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QueryResponse {
+    pub payments: Vec<Payment>,
+    pub first_index_offset: u64,
+    pub last_index_offset: u64,
+    /// Payments in the store; only filled when `count_total` was asked.
+    pub total_count: u64,
+}
+
+/// Per-status payment counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PaymentCounts {
+    pub total: u64,
+    pub initiated: u64,
+    pub in_flight: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+}
+
+pub fn counts(tx: &dyn ReadTx) -> Result<PaymentCounts> {
+    let get = |s| get_u64(tx, COUNTERS, &keys::counter(s)).map(|v| v.unwrap_or(0));
+    let c = PaymentCounts {
+        total: 0,
+        initiated: get(PaymentStatus::Initiated)?,
+        in_flight: get(PaymentStatus::InFlight)?,
+        succeeded: get(PaymentStatus::Succeeded)?,
+        failed: get(PaymentStatus::Failed)?,
+    };
+    Ok(PaymentCounts {
+        total: c.initiated + c.in_flight + c.succeeded + c.failed,
+        ..c
+    })
+}
+
+/// Every non-terminal payment, through the index kept for that purpose.
+pub fn inflight(tx: &dyn ReadTx) -> Result<Vec<Payment>> {
+    let mut seqs = Vec::new();
+    tx.scan(
+        INFLIGHT,
+        (Bound::Unbounded, Bound::Unbounded),
+        false,
+        &mut |k, _| {
+            seqs.push(keys::parse_u64(k, "in-flight index")?);
+            Ok(Flow::Continue)
+        },
+    )?;
+    seqs.into_iter()
+        .map(|seq| {
+            load_by_seq(tx, seq, false)?.ok_or_else(|| {
+                Error::corrupt(format!("in-flight index names missing payment {seq}"))
+            })
+        })
+        .collect()
+}
+
+/// Converts the inclusive second bounds of a query to a nanosecond window.
+fn window_ns(q: &Query) -> (i64, i64) {
+    let start = if q.creation_date_start == 0 {
+        i64::MIN
+    } else {
+        q.creation_date_start.saturating_mul(1_000_000_000)
+    };
+    let end = if q.creation_date_end == 0 {
+        i64::MAX
+    } else {
+        q.creation_date_end
+            .saturating_add(1)
+            .saturating_mul(1_000_000_000)
+            .saturating_sub(1)
+    };
+    (start, end)
+}
+
+pub fn query(tx: &dyn ReadTx, q: &Query) -> Result<QueryResponse> {
+    let max = if q.max_payments == 0 {
+        DEFAULT_MAX_PAYMENTS
+    } else {
+        q.max_payments
+    } as usize;
+    let mut page = Vec::with_capacity(max.min(1024));
+    let accept = |p: Payment, page: &mut Vec<Payment>| {
+        if q.include_incomplete || p.status == PaymentStatus::Succeeded {
+            page.push(p);
+        }
+        if page.len() >= max {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    };
+
+    if q.creation_date_start != 0 || q.creation_date_end != 0 {
+        // Seek through the creation-time index: the cost follows the window, not the store.
+        let (start, end) = window_ns(q);
+        if start <= end {
+            let mut seqs = Vec::new();
+            let (lo, hi) = (keys::creation(start, 0), keys::creation(end, u64::MAX));
+            tx.scan(
+                CREATION_INDEX,
+                (Bound::Included(&lo[..]), Bound::Included(&hi[..])),
+                false,
+                &mut |k, _| {
+                    let seq = k
+                        .get(8..)
+                        .map(|s| keys::parse_u64(s, "creation index"))
+                        .transpose()?;
+                    let seq = seq.ok_or_else(|| Error::corrupt("short creation index key"))?;
+                    let in_range = match (q.reversed, q.index_offset) {
+                        (_, 0) => true,
+                        (false, off) => seq > off,
+                        (true, off) => seq < off,
+                    };
+                    if in_range {
+                        seqs.push(seq);
+                    }
+                    Ok(Flow::Continue)
+                },
+            )?;
+            seqs.sort_unstable();
+            if q.reversed {
+                seqs.reverse();
+            }
+            for seq in seqs {
+                let p = load_by_seq(tx, seq, q.omit_hops)?.ok_or_else(|| {
+                    Error::corrupt(format!("creation index names missing payment {seq}"))
+                })?;
+                if accept(p, &mut page) == Flow::Stop {
+                    break;
+                }
+            }
+        }
+    } else {
+        let start = keys::seq(q.index_offset.saturating_add(1));
+        let end = keys::seq(q.index_offset);
+        let range = match (q.reversed, q.index_offset) {
+            (false, _) => (Bound::Included(&start[..]), Bound::Unbounded),
+            (true, 0) => (Bound::Unbounded, Bound::Unbounded),
+            (true, _) => (Bound::Unbounded, Bound::Excluded(&end[..])),
+        };
+        scan_payments(tx, range, q.reversed, q.omit_hops, &mut |p| {
+            Ok(accept(p, &mut page))
+        })?;
+    }
+
+    if q.reversed {
+        page.reverse();
+    }
+    let mut resp = QueryResponse {
+        first_index_offset: page.first().map_or(0, |p| p.sequence_num),
+        last_index_offset: page.last().map_or(0, |p| p.sequence_num),
+        payments: page,
+        total_count: 0,
+    };
+    if q.count_total {
+        resp.total_count = counts(tx)?.total;
+    }
+    Ok(resp)
+}
+
+/// Sequence numbers of up to `limit` payments after `after`, in order (bulk deletion walks
+/// the store with this, one bounded transaction at a time).
+pub fn next_sequence_numbers(tx: &dyn ReadTx, after: u64, limit: usize) -> Result<Vec<u64>> {
+    let start = keys::seq(after.saturating_add(1));
+    let mut out = Vec::with_capacity(limit);
+    tx.scan(
+        crate::backend::schema::RECORDS,
+        (Bound::Included(&start[..]), Bound::Unbounded),
+        false,
+        &mut |k, _| {
+            if let keys::RecordKey::Creation(seq) = keys::parse_record(k)? {
+                out.push(seq);
+                if out.len() >= limit {
+                    return Ok(Flow::Stop);
+                }
+            }
+            Ok(Flow::Continue)
+        },
+    )?;
+    Ok(out)
+}

@@ -1,0 +1,308 @@
+//! The payment store's Rust API: the control tower's operations, reads and maintenance.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::commit::{CommitStats, Committer, Op};
+use super::{assemble, ops, query};
+use crate::backend::schema::{self, get_u64, KEY_EPOCH, META};
+use crate::backend::{self, Backend, RedbBackend, RedbConfig};
+use crate::codec;
+use crate::error::{Error, Result};
+use crate::model::{
+    validate_attempt_shape, validate_creation_info, AttemptInfo, CreationInfo, FailInfo,
+    FailureReason, Payment, PaymentHash, SettleInfo,
+};
+use crate::tower::{Registry, Subscription};
+
+pub use query::{PaymentCounts, Query, QueryResponse};
+
+/// Default most operations coalesced into one commit.
+pub const DEFAULT_MAX_BATCH_SIZE: u32 = 1000;
+
+/// Bulk deletion works in transactions of at most this many payments, so the life cycle
+/// never waits long for it.
+pub const DELETE_CHUNK: usize = 1000;
+
+/// Store options; `Options::default()` is what production nodes should use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Most operations coalesced into one commit (0 = default 1000; 1 = no batching).
+    pub max_batch_size: u32,
+    /// How long the writer lingers for more operations before closing a batch that is
+    /// not full. Zero (the default) closes a batch as soon as the writer is free: batches
+    /// then form from the operations that arrive during the previous commit, which gives
+    /// large batches under load and no added latency for a lone caller.
+    pub max_batch_delay: Duration,
+    /// Page cache (0 = default 32 MiB).
+    pub cache_size_bytes: u64,
+    /// Skip fsync on commit (tests and benchmarks only: a crash may lose recent commits).
+    pub no_sync: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_batch_size: DEFAULT_MAX_BATCH_SIZE,
+            max_batch_delay: Duration::ZERO,
+            cache_size_bytes: backend::DEFAULT_CACHE_BYTES as u64,
+            no_sync: false,
+        }
+    }
+}
+
+/// A payment store: thread-safe, share it by reference or `Arc`.
+pub struct Store {
+    backend: Arc<dyn Backend>,
+    committer: Committer,
+    registry: Arc<Registry>,
+    closed: AtomicBool,
+}
+
+impl Store {
+    /// Opens (creating if missing) the store at `path`.
+    pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Store> {
+        let config = RedbConfig {
+            cache_size_bytes: match options.cache_size_bytes {
+                0 => backend::DEFAULT_CACHE_BYTES,
+                n => usize::try_from(n).map_err(|_| Error::invalid("cache size too large"))?,
+            },
+            durable: !options.no_sync,
+            ..RedbConfig::default()
+        };
+        let backend: Arc<dyn Backend> = Arc::new(RedbBackend::open(path.as_ref(), config)?);
+        Self::with_backend(backend, options)
+    }
+
+    /// Opens a store over any backend (the schema is created or migrated first).
+    pub fn with_backend(backend: Arc<dyn Backend>, options: Options) -> Result<Store> {
+        schema::prepare(backend.as_ref())?;
+        let epoch =
+            backend::read(backend.as_ref(), |tx| get_u64(tx, META, KEY_EPOCH))?.unwrap_or(0);
+        let registry = Arc::new(Registry::default());
+        let max_batch = match options.max_batch_size {
+            0 => DEFAULT_MAX_BATCH_SIZE,
+            n => n,
+        } as usize;
+        let committer = Committer::start(
+            backend.clone(),
+            registry.clone(),
+            max_batch,
+            options.max_batch_delay,
+            epoch,
+        )?;
+        Ok(Store {
+            backend,
+            committer,
+            registry,
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
+    fn write(&self, op: Op) -> Result<Option<Arc<Payment>>> {
+        self.check_open()?;
+        self.committer.submit(op)
+    }
+
+    fn write_payment(&self, op: Op) -> Result<Payment> {
+        let p = self
+            .write(op)?
+            .ok_or_else(|| Error::Internal("operation returned no payment".into()))?;
+        // The event is shared with subscribers; copy only when one holds it.
+        Ok(Arc::try_unwrap(p).unwrap_or_else(|p| (*p).clone()))
+    }
+
+    fn read<T>(&self, f: impl FnMut(&dyn backend::ReadTx) -> Result<T>) -> Result<T> {
+        self.check_open()?;
+        backend::read(self.backend.as_ref(), f)
+    }
+
+    /// Records a new payment (or restarts a failed one) and returns its state.
+    pub fn init_payment(&self, hash: &PaymentHash, info: CreationInfo) -> Result<Payment> {
+        validate_creation_info(&info)?;
+        let encoded = codec::encode_creation(&info);
+        let hash = *hash;
+        self.write_payment(Box::new(move |tx| {
+            ops::init(tx, &hash, &info, &encoded).map(Some)
+        }))
+    }
+
+    /// Records a new HTLC attempt.
+    pub fn register_attempt(&self, hash: &PaymentHash, attempt: AttemptInfo) -> Result<Payment> {
+        validate_attempt_shape(&attempt)?;
+        let encoded = codec::encode_attempt(&attempt);
+        let hash = *hash;
+        self.write_payment(Box::new(move |tx| {
+            ops::register(tx, &hash, &attempt, &encoded).map(Some)
+        }))
+    }
+
+    /// Records an attempt's success; the preimage must hash to the attempt's hash.
+    pub fn settle_attempt(
+        &self,
+        hash: &PaymentHash,
+        attempt_id: u64,
+        settle: SettleInfo,
+    ) -> Result<Payment> {
+        let encoded = codec::encode_settle(&settle);
+        let hash = *hash;
+        self.write_payment(Box::new(move |tx| {
+            ops::settle(tx, &hash, attempt_id, &settle, &encoded).map(Some)
+        }))
+    }
+
+    /// Records an attempt's failure.
+    pub fn fail_attempt(
+        &self,
+        hash: &PaymentHash,
+        attempt_id: u64,
+        fail: FailInfo,
+    ) -> Result<Payment> {
+        let encoded = codec::encode_fail(&fail);
+        let hash = *hash;
+        self.write_payment(Box::new(move |tx| {
+            ops::fail_attempt(tx, &hash, attempt_id, &fail, &encoded).map(Some)
+        }))
+    }
+
+    /// Records (or overwrites) the payment's failure reason.
+    pub fn fail_payment(&self, hash: &PaymentHash, reason: FailureReason) -> Result<Payment> {
+        let hash = *hash;
+        self.write_payment(Box::new(move |tx| {
+            ops::fail_payment(tx, &hash, reason).map(Some)
+        }))
+    }
+
+    pub fn fetch_payment(&self, hash: &PaymentHash) -> Result<Payment> {
+        self.read(|tx| assemble::load(tx, hash)?.ok_or(Error::PaymentNotInitiated))
+    }
+
+    /// Every INITIATED or IN_FLIGHT payment, in sequence order (start-up resume).
+    pub fn fetch_inflight_payments(&self) -> Result<Vec<Payment>> {
+        self.read(query::inflight)
+    }
+
+    /// Removes the failed attempts of a payment that is not in flight.
+    pub fn delete_failed_attempts(&self, hash: &PaymentHash) -> Result<()> {
+        self.delete_payment(hash, true)
+    }
+
+    /// Removes a payment (or only its failed attempts); in-flight payments are refused.
+    pub fn delete_payment(&self, hash: &PaymentHash, failed_attempts_only: bool) -> Result<()> {
+        let hash = *hash;
+        self.write(Box::new(move |tx| {
+            ops::delete_by_hash(tx, &hash, failed_attempts_only).map(|_| None)
+        }))?;
+        Ok(())
+    }
+
+    /// Applies `delete_payment` to every payment that is not in flight (only FAILED ones
+    /// with `failed_only`), in bounded transactions; returns how many payments it removed.
+    /// A crash midway leaves a consistent store; calling again finishes the job.
+    pub fn delete_payments(&self, failed_only: bool, failed_attempts_only: bool) -> Result<u64> {
+        self.check_open()?;
+        let mut deleted = 0u64;
+        let mut cursor = 0u64;
+        loop {
+            let seqs = backend::read(self.backend.as_ref(), |tx| {
+                query::next_sequence_numbers(tx, cursor, DELETE_CHUNK)
+            })?;
+            let Some(&last) = seqs.last() else {
+                return Ok(deleted);
+            };
+            deleted += backend::update(self.backend.as_ref(), |tx| {
+                let mut n = 0;
+                for &seq in &seqs {
+                    let Some(p) = assemble::load_by_seq(tx, seq, false)? else {
+                        continue; // deleted or re-initiated since the read
+                    };
+                    let wanted = p.status != crate::model::PaymentStatus::InFlight
+                        && (!failed_only || p.status == crate::model::PaymentStatus::Failed);
+                    if wanted && ops::delete(tx, &p, failed_attempts_only)? {
+                        n += 1;
+                    }
+                }
+                Ok(n)
+            })?;
+            cursor = last;
+        }
+    }
+
+    pub fn query_payments(&self, query: &Query) -> Result<QueryResponse> {
+        self.read(|tx| query::query(tx, query))
+    }
+
+    /// Payments per status, from counters kept in the same transactions as the changes.
+    pub fn payment_counts(&self) -> Result<PaymentCounts> {
+        self.read(query::counts)
+    }
+
+    /// Reclaims file space freed by deletions; other calls wait meanwhile.
+    pub fn compact(&self) -> Result<()> {
+        self.check_open()?;
+        self.backend.compact()
+    }
+
+    /// Streams this payment's states: the current one first, then one per change, ending
+    /// after the terminal state.
+    pub fn subscribe_payment(&self, hash: &PaymentHash) -> Result<Subscription> {
+        self.check_open()?;
+        let sub = self.registry.register(Some(*hash));
+        let (epoch, payment) = self.read(|tx| {
+            Ok((
+                get_u64(tx, META, KEY_EPOCH)?.unwrap_or(0),
+                assemble::load(tx, hash)?,
+            ))
+        })?;
+        let payment = payment.ok_or(Error::PaymentNotInitiated)?;
+        sub.prime(epoch, vec![payment]);
+        Ok(sub)
+    }
+
+    /// Streams the state of every non-terminal payment, then every change of every
+    /// payment, until closed.
+    pub fn subscribe_all_payments(&self) -> Result<Subscription> {
+        self.check_open()?;
+        let sub = self.registry.register(None);
+        let (epoch, inflight) = self.read(|tx| {
+            Ok((
+                get_u64(tx, META, KEY_EPOCH)?.unwrap_or(0),
+                query::inflight(tx)?,
+            ))
+        })?;
+        sub.prime(epoch, inflight);
+        Ok(sub)
+    }
+
+    /// Commit counters: how well group commit coalesces.
+    pub fn commit_stats(&self) -> CommitStats {
+        self.committer.stats()
+    }
+
+    /// Finishes queued writes, ends subscriptions and releases the file. Idempotent;
+    /// later calls on this store fail with `Closed`.
+    pub fn close(&self) -> Result<()> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.committer.shutdown();
+        self.registry.close_all();
+        self.backend.close()
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        // Errors on an implicit close have no one to go to; explicit `close` reports them.
+        let _ = self.close();
+    }
+}
