@@ -22,6 +22,10 @@ pub enum Flow {
     Stop,
 }
 
+/// A scan visitor: sees each key and value, says whether to go on. It must not call
+/// back into the transaction (engines may hold a cursor while it runs).
+pub type Visitor<'a> = dyn FnMut(&[u8], &[u8]) -> Result<Flow> + 'a;
+
 /// A key range for scans: `(start, end)` bounds over raw keys.
 pub type KeyRange<'a> = (Bound<&'a [u8]>, Bound<&'a [u8]>);
 
@@ -35,7 +39,7 @@ pub trait ReadTx {
         table: &str,
         range: KeyRange<'_>,
         reverse: bool,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<Flow>,
+        visit: &mut Visitor<'_>,
     ) -> Result<()>;
 
     /// Number of entries in the table.

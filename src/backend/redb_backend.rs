@@ -11,7 +11,7 @@ use redb::{
     Table, TableDefinition, TableError,
 };
 
-use super::{Backend, Flow, KeyRange, ReadTx, WriteTx};
+use super::{Backend, Flow, KeyRange, ReadTx, Visitor, WriteTx};
 use crate::error::{Error, Result};
 
 type Bytes = &'static [u8];
@@ -111,7 +111,7 @@ fn scan_table<T: ReadableTable<Bytes, Bytes>>(
     table: &T,
     range: KeyRange<'_>,
     reverse: bool,
-    visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<Flow>,
+    visit: &mut Visitor<'_>,
 ) -> Result<()> {
     let mut iter = table.range::<&[u8]>(range).map_err(map_err)?;
     loop {
@@ -171,7 +171,7 @@ impl ReadTx for RedbRead {
         table: &str,
         range: KeyRange<'_>,
         reverse: bool,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<Flow>,
+        visit: &mut Visitor<'_>,
     ) -> Result<()> {
         self.with_table(table, (), |t| scan_table(t, range, reverse, visit))
     }
@@ -220,7 +220,7 @@ impl ReadTx for RedbWrite<'_> {
         table: &str,
         range: KeyRange<'_>,
         reverse: bool,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<Flow>,
+        visit: &mut Visitor<'_>,
     ) -> Result<()> {
         self.with_table("scan", table, |t| scan_table(&*t, range, reverse, visit))
     }
