@@ -1,0 +1,180 @@
+//! Fixtures shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use lnpaystore::*;
+use sha2::{Digest, Sha256};
+
+pub fn open(path: &Path) -> Store {
+    Store::open(path, fast_options()).expect("open store")
+}
+
+/// fsync off: these tests check logic, not the disk (durability has its own tests).
+pub fn fast_options() -> Options {
+    Options {
+        no_sync: true,
+        ..Options::default()
+    }
+}
+
+pub fn preimage(n: u64) -> Preimage {
+    let mut p = [0u8; 32];
+    p[..8].copy_from_slice(&n.to_be_bytes());
+    p[31] = 0xaa;
+    p
+}
+
+pub fn hash_of(preimage: &Preimage) -> PaymentHash {
+    Sha256::digest(preimage).into()
+}
+
+/// Payment `n`: its preimage and hash.
+pub fn payment(n: u64) -> (Preimage, PaymentHash) {
+    let p = preimage(n);
+    (p, hash_of(&p))
+}
+
+pub const SECOND: i64 = 1_000_000_000;
+
+pub fn creation(value_msat: u64, created_s: i64) -> CreationInfo {
+    CreationInfo {
+        payment_identifier: [9; 32],
+        value_msat,
+        creation_time_ns: created_s * SECOND + 123,
+        payment_request: b"lnbc1...".to_vec(),
+        first_hop_custom_records: [(65537u64, vec![1, 2, 3])].into_iter().collect(),
+    }
+}
+
+/// A 3-hop route delivering `amt` with 10 msat fees per hop before the last.
+pub fn route(amt: u64, mpp: Option<Mpp>) -> Route {
+    let hops = (0..3u8)
+        .map(|i| Hop {
+            pub_key: [i + 2; 33],
+            channel_id: 1000 + u64::from(i),
+            outgoing_time_lock: 500 - u32::from(i) * 40,
+            amt_to_forward_msat: amt + 10 * (2 - u64::from(i)),
+            mpp: if i == 2 { mpp } else { None },
+            custom_records: if i == 2 {
+                [(70000u64, vec![7])].into_iter().collect()
+            } else {
+                Default::default()
+            },
+            ..Default::default()
+        })
+        .collect();
+    Route {
+        total_time_lock: 600,
+        total_amount_msat: amt + 30,
+        source_pub_key: [1; 33],
+        hops,
+        first_hop_amount_msat: amt + 20,
+        first_hop_wire_custom_records: Default::default(),
+    }
+}
+
+pub fn mpp(total: u64) -> Option<Mpp> {
+    Some(Mpp {
+        payment_addr: [5; 32],
+        total_msat: total,
+    })
+}
+
+pub fn attempt(id: u64, amt: u64, mpp: Option<Mpp>) -> AttemptInfo {
+    AttemptInfo {
+        attempt_id: id,
+        session_key: [id as u8; 32],
+        route: route(amt, mpp),
+        attempt_time_ns: 1_700_000_000 * SECOND + id as i64,
+        hash: None,
+    }
+}
+
+pub fn settle(preimage: Preimage) -> SettleInfo {
+    SettleInfo {
+        preimage,
+        settle_time_ns: 1_700_000_100 * SECOND,
+    }
+}
+
+pub fn fail_info() -> FailInfo {
+    FailInfo {
+        fail_time_ns: 1_700_000_050 * SECOND,
+        message: vec![0x40, 0x0f],
+        reason: HtlcFailReason::Message,
+        failure_source_index: 2,
+    }
+}
+
+/// Runs one full single-shard payment: init → register → settle.
+pub fn pay(store: &Store, n: u64, value: u64, created_s: i64) -> PaymentHash {
+    let (pre, hash) = payment(n);
+    store
+        .init_payment(&hash, creation(value, created_s))
+        .unwrap();
+    store
+        .register_attempt(&hash, attempt(1, value, None))
+        .unwrap();
+    store.settle_attempt(&hash, 1, settle(pre)).unwrap();
+    hash
+}
+
+/// A failed payment: init → register → fail attempt → fail payment.
+pub fn fail(store: &Store, n: u64, value: u64, created_s: i64) -> PaymentHash {
+    let (_, hash) = payment(n);
+    store
+        .init_payment(&hash, creation(value, created_s))
+        .unwrap();
+    store
+        .register_attempt(&hash, attempt(1, value, None))
+        .unwrap();
+    store.fail_attempt(&hash, 1, fail_info()).unwrap();
+    store.fail_payment(&hash, FailureReason::NoRoute).unwrap();
+    hash
+}
+
+/// Checks the counters against a full walk of the store.
+pub fn assert_counts_consistent(store: &Store) {
+    let page = store
+        .query_payments(&Query {
+            include_incomplete: true,
+            max_payments: u64::MAX,
+            count_total: true,
+            ..Default::default()
+        })
+        .unwrap();
+    let counts = store.payment_counts().unwrap();
+    let count = |s| page.payments.iter().filter(|p| p.status == s).count() as u64;
+    assert_eq!(counts.total, page.payments.len() as u64, "total");
+    assert_eq!(page.total_count, counts.total);
+    assert_eq!(
+        counts.initiated,
+        count(PaymentStatus::Initiated),
+        "initiated"
+    );
+    assert_eq!(
+        counts.in_flight,
+        count(PaymentStatus::InFlight),
+        "in flight"
+    );
+    assert_eq!(
+        counts.succeeded,
+        count(PaymentStatus::Succeeded),
+        "succeeded"
+    );
+    assert_eq!(counts.failed, count(PaymentStatus::Failed), "failed");
+    let inflight: Vec<u64> = store
+        .fetch_inflight_payments()
+        .unwrap()
+        .iter()
+        .map(|p| p.sequence_num)
+        .collect();
+    let expected: Vec<u64> = page
+        .payments
+        .iter()
+        .filter(|p| !p.status.is_terminal())
+        .map(|p| p.sequence_num)
+        .collect();
+    assert_eq!(inflight, expected, "in-flight index matches derived status");
+}
