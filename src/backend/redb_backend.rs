@@ -60,6 +60,10 @@ fn map_err(e: impl Into<redb::Error>) -> Error {
         redb::Error::UpgradeRequired(v) => {
             Error::Corrupt(format!("file has unsupported redb format version {v}"))
         }
+        // redb reports a foreign or damaged file header as invalid data.
+        redb::Error::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            Error::Corrupt(e.to_string())
+        }
         redb::Error::Io(e) => Error::Io(e.to_string()),
         redb::Error::DatabaseClosed => Error::Closed,
         redb::Error::ValueTooLarge(n) => Error::invalid(format!("value of {n} bytes is too large")),

@@ -67,6 +67,17 @@ pub(crate) fn prepare_with(
     current: u64,
     migrations: &[Migration],
 ) -> Result<()> {
+    // Look before writing: a store that is current or too new needs no write transaction.
+    match super::read(backend, |tx| get_u64(tx, META, KEY_SCHEMA_VERSION))? {
+        Some(v) if v == current => return Ok(()),
+        Some(found) if found > current => {
+            return Err(Error::Version {
+                found,
+                supported: current,
+            })
+        }
+        _ => {}
+    }
     super::update(backend, |tx| {
         let found = get_u64(tx, META, KEY_SCHEMA_VERSION)?;
         let found = match found {
@@ -98,4 +109,67 @@ pub(crate) fn prepare_with(
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::{read, RedbBackend, RedbConfig};
+
+    fn backend() -> (tempfile::TempDir, RedbBackend) {
+        let dir = tempfile::tempdir().unwrap();
+        let b = RedbBackend::open(&dir.path().join("m.db"), RedbConfig::default()).unwrap();
+        prepare_with(&b, 1, &[]).unwrap();
+        (dir, b)
+    }
+
+    fn version(b: &RedbBackend) -> Option<u64> {
+        read(b, |tx| get_u64(tx, META, KEY_SCHEMA_VERSION)).unwrap()
+    }
+
+    fn mark(tx: &mut dyn WriteTx, key: &[u8]) -> Result<()> {
+        let order = tx.count(COUNTERS)?;
+        put_u64(tx, "migration_log", key, order)?;
+        tx.put(COUNTERS, key, &[])
+    }
+
+    #[test]
+    fn migrations_run_in_order_once() {
+        let (_dir, b) = backend();
+        let steps: &[Migration] = &[|tx| mark(tx, b"to2"), |tx| mark(tx, b"to3")];
+        prepare_with(&b, 3, steps).unwrap();
+        assert_eq!(version(&b), Some(3));
+        let log = |k: &[u8]| read(&b, |tx| get_u64(tx, "migration_log", k)).unwrap();
+        assert_eq!((log(b"to2"), log(b"to3")), (Some(0), Some(1)));
+        // Already current: nothing runs again.
+        let fail: Migration = |_| Err(Error::Internal("ran twice".into()));
+        prepare_with(&b, 3, &[fail, fail]).unwrap();
+    }
+
+    #[test]
+    fn a_failing_migration_changes_nothing() {
+        let (_dir, b) = backend();
+        let steps: &[Migration] = &[
+            |tx| mark(tx, b"to2"),
+            |_| Err(Error::Corrupt("cannot upgrade".into())),
+        ];
+        assert!(matches!(prepare_with(&b, 3, steps), Err(Error::Corrupt(_))));
+        assert_eq!(version(&b), Some(1));
+        assert_eq!(
+            read(&b, |tx| get_u64(tx, "migration_log", b"to2")).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn newer_versions_are_refused() {
+        let (_dir, b) = backend();
+        assert_eq!(
+            prepare_with(&b, 0, &[]),
+            Err(Error::Version {
+                found: 1,
+                supported: 0
+            })
+        );
+    }
 }
