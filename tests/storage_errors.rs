@@ -1,0 +1,122 @@
+//! A storage error in a batch: the operations are retried alone, so only the culprit fails.
+
+mod common;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Barrier};
+
+use common::*;
+use lnpaystore::backend::{Backend, ReadTx, RedbBackend, RedbConfig, WriteTx};
+use lnpaystore::*;
+
+/// Wraps the redb backend and fails the next `fail_next` write transactions with `Io`,
+/// after running their body (so the writes really happened and must be rolled back).
+struct Flaky {
+    inner: RedbBackend,
+    fail_next: AtomicU32,
+}
+
+impl Backend for Flaky {
+    fn read(
+        &self,
+        reset: &mut dyn FnMut(),
+        f: &mut dyn FnMut(&dyn ReadTx) -> Result<()>,
+    ) -> Result<()> {
+        self.inner.read(reset, f)
+    }
+
+    fn update(
+        &self,
+        reset: &mut dyn FnMut(),
+        f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>,
+    ) -> Result<()> {
+        let fail = self
+            .fail_next
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok();
+        self.inner.update(reset, &mut |tx| {
+            f(tx)?;
+            if fail {
+                return Err(Error::Io("injected disk failure".into()));
+            }
+            Ok(())
+        })
+    }
+
+    fn compact(&self) -> Result<()> {
+        self.inner.compact()
+    }
+
+    fn close(&self) -> Result<()> {
+        self.inner.close()
+    }
+}
+
+#[test]
+fn a_failed_batch_is_retried_one_operation_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let flaky = Arc::new(Flaky {
+        inner: RedbBackend::open(&dir.path().join("f.db"), RedbConfig::default()).unwrap(),
+        fail_next: AtomicU32::new(0),
+    });
+    let options = Options {
+        max_batch_delay: std::time::Duration::from_millis(30),
+        ..fast_options()
+    };
+    let store = Arc::new(Store::with_backend(flaky.clone(), options).unwrap());
+    flaky.fail_next.store(1, Ordering::Release);
+    let barrier = Arc::new(Barrier::new(12));
+    let handles: Vec<_> = (0..12u64)
+        .map(|t| {
+            let (store, barrier) = (store.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                store
+                    .init_payment(&payment(t).1, creation(1000, 10))
+                    .map(|p| p.sequence_num)
+            })
+        })
+        .collect();
+    let results: Vec<Result<u64>> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
+    let mut seqs: Vec<u64> = results.into_iter().map(|r| r.unwrap()).collect();
+    seqs.sort();
+    // The failed batch's sequence numbers were rolled back with it: no gaps, no reuse.
+    assert_eq!(seqs, (1..=12).collect::<Vec<_>>());
+    assert!(
+        store.commit_stats().max_batch > 1,
+        "the operations shared a batch"
+    );
+    assert_eq!(store.payment_counts().unwrap().initiated, 12);
+    assert_counts_consistent(&store);
+}
+
+#[test]
+fn a_lone_operation_gets_the_storage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let flaky = Arc::new(Flaky {
+        inner: RedbBackend::open(&dir.path().join("f.db"), RedbConfig::default()).unwrap(),
+        fail_next: AtomicU32::new(0),
+    });
+    let store = Store::with_backend(flaky.clone(), fast_options()).unwrap();
+    let (_, h) = payment(1);
+    flaky.fail_next.store(1, Ordering::Release);
+    assert!(matches!(
+        store.init_payment(&h, creation(1000, 10)),
+        Err(Error::Io(_))
+    ));
+    assert_eq!(
+        store.fetch_payment(&h),
+        Err(Error::PaymentNotInitiated),
+        "rolled back"
+    );
+    assert_eq!(store.payment_counts().unwrap().total, 0);
+    // The next attempt works and takes the first sequence number.
+    assert_eq!(
+        store
+            .init_payment(&h, creation(1000, 10))
+            .unwrap()
+            .sequence_num,
+        1
+    );
+}
