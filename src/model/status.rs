@@ -19,7 +19,8 @@ pub fn derive_state(
     let mut in_flight = 0u32;
     let mut settled = false;
     let mut failed = false;
-    let mut sent = 0u64;
+    // Summed in u128: a saturating u64 sum would let u64::MAX-sized attempts overpay.
+    let mut sent = 0u128;
     let mut fees = 0u64;
     for h in htlcs {
         if h.failure.is_some() {
@@ -32,12 +33,12 @@ pub fn derive_state(
             in_flight += 1;
         }
         let route = &h.info.route;
-        sent = sent.saturating_add(route.receiver_amt());
+        sent += u128::from(route.receiver_amt());
         fees = fees.saturating_add(route.total_fees());
     }
-    if sent > info.value_msat {
+    if sent > u128::from(info.value_msat) {
         return Err(Error::SentExceedsTotal {
-            sent,
+            sent: u64::try_from(sent).unwrap_or(u64::MAX),
             value: info.value_msat,
         });
     }
@@ -52,7 +53,7 @@ pub fn derive_state(
         status,
         state: PaymentState {
             num_attempts_in_flight: in_flight,
-            remaining_amt_msat: info.value_msat - sent,
+            remaining_amt_msat: info.value_msat - sent as u64,
             fees_paid_msat: fees,
             has_settled_htlc: settled,
             payment_failed,

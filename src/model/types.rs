@@ -292,6 +292,11 @@ impl Payment {
         htlcs: Vec<HtlcAttempt>,
         failure_reason: Option<FailureReason>,
     ) -> Result<Payment> {
+        let mut htlcs = htlcs;
+        // Lookups by attempt id binary-search this list.
+        if !htlcs.is_sorted_by_key(|h| h.info.attempt_id) {
+            htlcs.sort_by_key(|h| h.info.attempt_id);
+        }
         let derived = crate::model::derive_state(&info, &htlcs, failure_reason.is_some())?;
         Ok(Payment {
             sequence_num,
@@ -378,7 +383,8 @@ impl Payment {
         }
     }
 
-    /// Receiver amounts of the attempts that have not failed.
+    /// Receiver amounts of the attempts that have not failed (never above the value for a
+    /// payment built by `from_parts`).
     pub fn sent_amt(&self) -> u64 {
         self.htlcs
             .iter()

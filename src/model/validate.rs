@@ -85,9 +85,13 @@ pub fn verify_attempt(payment: &Payment, attempt: &AttemptInfo) -> Result<()> {
     if !blinded && mpp.is_none() && amount != value {
         return Err(Error::ValueMismatch { amount, value });
     }
-    let attempted = payment.sent_amt().saturating_add(amount);
-    if attempted > value {
-        return Err(Error::ValueExceedsAmt { attempted, value });
+    // u128: the sum must not saturate into looking affordable.
+    let attempted = u128::from(payment.sent_amt()) + u128::from(amount);
+    if attempted > u128::from(value) {
+        return Err(Error::ValueExceedsAmt {
+            attempted: u64::try_from(attempted).unwrap_or(u64::MAX),
+            value,
+        });
     }
     if payment.attempt(attempt.attempt_id).is_some() {
         return Err(Error::AttemptExists(attempt.attempt_id));
