@@ -5,15 +5,9 @@ mod common;
 use common::*;
 use lnpaystore::*;
 
-fn store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir.path().join("lps.db"));
-    (dir, store)
-}
-
 #[test]
 fn double_send_is_refused_in_every_state_and_after_reopen() {
-    let (dir, store) = store();
+    let (dir, store) = temp_store();
     let (pre, hash) = payment(1);
     store.init_payment(&hash, creation(1000, 10)).unwrap();
     assert_eq!(
@@ -56,7 +50,7 @@ fn double_send_is_refused_in_every_state_and_after_reopen() {
 
 #[test]
 fn single_shard_success_reports_state_at_each_step() {
-    let (_dir, store) = store();
+    let (_dir, store) = temp_store();
     let (pre, hash) = payment(2);
     let p = store.init_payment(&hash, creation(1000, 10)).unwrap();
     assert_eq!(
@@ -86,7 +80,7 @@ fn single_shard_success_reports_state_at_each_step() {
 
 #[test]
 fn failed_payment_can_be_initiated_again_with_a_fresh_sequence_number() {
-    let (_dir, store) = store();
+    let (_dir, store) = temp_store();
     let hash = fail(&store, 3, 1000, 10);
     let _other = pay(&store, 4, 500, 11);
     let failed = store.fetch_payment(&hash).unwrap();
@@ -114,7 +108,7 @@ fn failed_payment_can_be_initiated_again_with_a_fresh_sequence_number() {
 
 #[test]
 fn multi_shard_payment_follows_the_status_table() {
-    let (_dir, store) = store();
+    let (_dir, store) = temp_store();
     let (pre, hash) = payment(5);
     store.init_payment(&hash, creation(4000, 10)).unwrap();
     for id in 1..=3 {
@@ -183,7 +177,7 @@ fn multi_shard_payment_follows_the_status_table() {
 
 #[test]
 fn failure_reason_with_shards_in_flight_blocks_new_shards_then_fails() {
-    let (_dir, store) = store();
+    let (_dir, store) = temp_store();
     let (pre, hash) = payment(6);
     store.init_payment(&hash, creation(2000, 10)).unwrap();
     store
@@ -219,7 +213,7 @@ fn failure_reason_with_shards_in_flight_blocks_new_shards_then_fails() {
 
 #[test]
 fn all_shards_failed_without_reason_stays_in_flight_and_retryable() {
-    let (_dir, store) = store();
+    let (_dir, store) = temp_store();
     let (_, hash) = payment(7);
     store.init_payment(&hash, creation(1000, 10)).unwrap();
     store
@@ -243,7 +237,7 @@ fn all_shards_failed_without_reason_stays_in_flight_and_retryable() {
 
 #[test]
 fn attempt_updates_check_the_attempt() {
-    let (_dir, store) = store();
+    let (_dir, store) = temp_store();
     let (pre, hash) = payment(8);
     assert_eq!(
         store.register_attempt(&hash, attempt(1, 1000, None)),
@@ -301,7 +295,7 @@ fn attempt_updates_check_the_attempt() {
 
 #[test]
 fn preimage_must_prove_the_attempt_hash() {
-    let (_dir, store) = store();
+    let (_dir, store) = temp_store();
     let (pre, hash) = payment(9);
     store.init_payment(&hash, creation(1000, 10)).unwrap();
     store
@@ -332,7 +326,7 @@ fn preimage_must_prove_the_attempt_hash() {
 
 #[test]
 fn register_validation_errors_reach_the_caller_and_change_nothing() {
-    let (_dir, store) = store();
+    let (_dir, store) = temp_store();
     let (_, hash) = payment(10);
     store.init_payment(&hash, creation(3000, 10)).unwrap();
     assert_eq!(
@@ -425,7 +419,7 @@ fn register_validation_errors_reach_the_caller_and_change_nothing() {
 
 #[test]
 fn invalid_input_is_refused_before_touching_the_store() {
-    let (_dir, store) = store();
+    let (_dir, store) = temp_store();
     let (_, hash) = payment(13);
     let mut info = creation(1000, 10);
     info.first_hop_custom_records.insert(5, vec![1]);
@@ -445,7 +439,7 @@ fn invalid_input_is_refused_before_touching_the_store() {
 
 #[test]
 fn delete_single_payments_and_failed_attempts() {
-    let (_dir, store) = store();
+    let (_dir, store) = temp_store();
     let (pre, hash) = payment(20);
     store.init_payment(&hash, creation(2000, 10)).unwrap();
     store
@@ -487,7 +481,7 @@ fn delete_single_payments_and_failed_attempts() {
 
 #[test]
 fn bulk_delete_variants_keep_indexes_and_counters_consistent() {
-    let (_dir, store) = store();
+    let (_dir, store) = temp_store();
     let mut succeeded = Vec::new();
     let mut failed = Vec::new();
     for n in 0..30 {
@@ -534,7 +528,7 @@ fn bulk_delete_variants_keep_indexes_and_counters_consistent() {
 
 #[test]
 fn bulk_delete_spans_several_bounded_transactions() {
-    let (_dir, store) = store();
+    let (_dir, store) = temp_store();
     let n = DELETE_CHUNK as u64 * 2 + 17;
     for i in 0..n {
         let (_, h) = payment(i);
@@ -551,7 +545,7 @@ fn bulk_delete_spans_several_bounded_transactions() {
 
 #[test]
 fn fetch_inflight_includes_initiated_and_retryable_excludes_terminal() {
-    let (_dir, store) = store();
+    let (_dir, store) = temp_store();
     let (_, initiated) = payment(30);
     store.init_payment(&initiated, creation(1000, 10)).unwrap();
     let (_, retryable) = payment(31);

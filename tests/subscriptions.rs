@@ -11,15 +11,9 @@ use lnpaystore::*;
 const WAIT: Option<Duration> = Some(Duration::from_secs(10));
 const POLL: Option<Duration> = Some(Duration::ZERO);
 
-fn store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir.path().join("s.db"));
-    (dir, store)
-}
-
 #[test]
 fn unknown_hash_is_not_initiated() {
-    let (_dir, store) = store();
+    let (_dir, store) = temp_store();
     assert!(matches!(
         store.subscribe_payment(&[1; 32]),
         Err(Error::PaymentNotInitiated)
@@ -28,7 +22,7 @@ fn unknown_hash_is_not_initiated() {
 
 #[test]
 fn success_stream_ends_after_the_terminal_event() {
-    let (_dir, store) = store();
+    let (_dir, store) = temp_store();
     let (pre, h) = payment(1);
     store.init_payment(&h, creation(2000, 10)).unwrap();
     let sub = store.subscribe_payment(&h).unwrap();
@@ -63,7 +57,7 @@ fn success_stream_ends_after_the_terminal_event() {
 
 #[test]
 fn fail_stream_and_subscribing_to_a_terminal_payment() {
-    let (_dir, store) = store();
+    let (_dir, store) = temp_store();
     let (_, h) = payment(2);
     store.init_payment(&h, creation(1000, 10)).unwrap();
     store.register_attempt(&h, attempt(1, 1000, None)).unwrap();
@@ -87,7 +81,7 @@ fn fail_stream_and_subscribing_to_a_terminal_payment() {
 
 #[test]
 fn timeout_and_close_from_another_thread_wake_the_reader() {
-    let (_dir, store) = store();
+    let (_dir, store) = temp_store();
     let (_, h) = payment(3);
     store.init_payment(&h, creation(1000, 10)).unwrap();
     let sub = Arc::new(store.subscribe_payment(&h).unwrap());
@@ -111,7 +105,7 @@ fn timeout_and_close_from_another_thread_wake_the_reader() {
 
 #[test]
 fn subscribe_all_starts_with_in_flight_payments_then_every_change() {
-    let (_dir, store) = store();
+    let (_dir, store) = temp_store();
     pay(&store, 10, 1000, 10); // terminal: not in the initial state
     let (pre, a) = payment(11);
     store.init_payment(&a, creation(1000, 10)).unwrap();
@@ -152,7 +146,7 @@ fn subscribe_all_starts_with_in_flight_payments_then_every_change() {
 /// state after the initial one has exactly one more update than the one before.
 #[test]
 fn no_lost_or_duplicated_events_under_concurrent_updates() {
-    let (_dir, store) = store();
+    let (_dir, store) = temp_store();
     let store = Arc::new(store);
     let shards = 40u64;
     let (pre, h) = payment(20);

@@ -10,6 +10,13 @@ pub fn open(path: &Path) -> Store {
     Store::open(path, fast_options()).expect("open store")
 }
 
+/// A store in a fresh temporary directory (kept alive by the returned guard).
+pub fn temp_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(&dir.path().join("lps.db"));
+    (dir, store)
+}
+
 /// fsync off: these tests check logic, not the disk (durability has its own tests).
 pub fn fast_options() -> Options {
     Options {
