@@ -120,3 +120,113 @@ fn a_lone_operation_gets_the_storage_error() {
         1
     );
 }
+
+/// A transaction whose `put` panics for one key: a bug inside an operation.
+struct PanickyTx<'a> {
+    inner: &'a mut dyn WriteTx,
+    poison: &'a [u8],
+}
+
+impl ReadTx for PanickyTx<'_> {
+    fn get(&self, table: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.inner.get(table, key)
+    }
+    fn scan(
+        &self,
+        table: &str,
+        range: lnpaystore::backend::KeyRange<'_>,
+        reverse: bool,
+        visit: &mut lnpaystore::backend::Visitor<'_>,
+    ) -> Result<()> {
+        self.inner.scan(table, range, reverse, visit)
+    }
+    fn count(&self, table: &str) -> Result<u64> {
+        self.inner.count(table)
+    }
+}
+
+impl WriteTx for PanickyTx<'_> {
+    fn put(&mut self, table: &str, key: &[u8], value: &[u8]) -> Result<()> {
+        assert_ne!(key, self.poison, "injected bug");
+        self.inner.put(table, key, value)
+    }
+    fn delete(&mut self, table: &str, key: &[u8]) -> Result<bool> {
+        self.inner.delete(table, key)
+    }
+    fn clear(&mut self, table: &str) -> Result<()> {
+        self.inner.clear(table)
+    }
+}
+
+struct Panicky {
+    inner: RedbBackend,
+    poison: PaymentHash,
+}
+
+impl Backend for Panicky {
+    fn read(
+        &self,
+        reset: &mut dyn FnMut(),
+        f: &mut dyn FnMut(&dyn ReadTx) -> Result<()>,
+    ) -> Result<()> {
+        self.inner.read(reset, f)
+    }
+    fn update(
+        &self,
+        reset: &mut dyn FnMut(),
+        f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>,
+    ) -> Result<()> {
+        self.inner.update(reset, &mut |tx| {
+            f(&mut PanickyTx {
+                inner: tx,
+                poison: &self.poison,
+            })
+        })
+    }
+    fn compact(&self) -> Result<()> {
+        self.inner.compact()
+    }
+    fn close(&self) -> Result<()> {
+        self.inner.close()
+    }
+}
+
+#[test]
+fn a_panicking_operation_fails_alone_and_the_writer_survives() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, poison) = payment(666);
+    let backend = Arc::new(Panicky {
+        inner: RedbBackend::open(&dir.path().join("p.db"), RedbConfig::default()).unwrap(),
+        poison,
+    });
+    let options = Options {
+        max_batch_delay: std::time::Duration::from_millis(30),
+        ..fast_options()
+    };
+    let store = Arc::new(Store::with_backend(backend, options).unwrap());
+    let barrier = Arc::new(Barrier::new(8));
+    let handles: Vec<_> = (0..8u64)
+        .map(|t| {
+            let (store, barrier) = (store.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let hash = if t == 0 { poison } else { payment(t).1 };
+                store.init_payment(&hash, creation(1000, 10)).map(|_| ())
+            })
+        })
+        .collect();
+    for (t, h) in handles.into_iter().enumerate() {
+        let r = h.join().unwrap();
+        if t == 0 {
+            assert!(matches!(r, Err(Error::Internal(_))), "{r:?}");
+        } else {
+            assert_eq!(r, Ok(()));
+        }
+    }
+    // The writer is still alive.
+    store
+        .init_payment(&payment(100).1, creation(1000, 10))
+        .unwrap();
+    assert_eq!(store.payment_counts().unwrap().initiated, 8);
+    assert_counts_consistent(&store);
+}

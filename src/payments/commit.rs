@@ -11,6 +11,7 @@
 //! of that batch is then retried alone, so only the culprit fails.
 
 use std::cell::RefCell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -221,7 +222,12 @@ impl Shared {
             },
             &mut |tx| {
                 for (i, job) in batch.iter_mut().enumerate() {
-                    match (job.op)(tx) {
+                    // A panicking operation must not take the writer (and every waiting
+                    // caller) down: it becomes an error that aborts and splits the batch.
+                    let run = catch_unwind(AssertUnwindSafe(|| (job.op)(tx)));
+                    let run =
+                        run.unwrap_or_else(|_| Err(Error::Internal("operation panicked".into())));
+                    match run {
                         Err(e) if e.is_storage() => return Err(e),
                         outcome => outcomes.borrow_mut()[i] = Some(outcome),
                     }
