@@ -4,7 +4,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::assemble::{load, lookup_seq};
+use super::assemble::load;
 use super::keys::{self, HTLC_FAIL, HTLC_INFO, HTLC_SETTLE, KIND_CREATION, KIND_FAILURE_REASON};
 use crate::backend::schema::{
     get_u64, put_u64, COUNTERS, CREATION_INDEX, HASH_INDEX, INFLIGHT, KEY_NEXT_SEQUENCE, META,
@@ -98,8 +98,7 @@ pub fn init(
     if tx.get(TOMBSTONES, hash)?.is_some() {
         return Err(Error::AlreadyPaid);
     }
-    if lookup_seq(tx, hash)?.is_some() {
-        let old = existing(tx, hash)?;
+    if let Some(old) = load(tx, hash)? {
         match old.status {
             PaymentStatus::Initiated => return Err(Error::PaymentExists),
             PaymentStatus::InFlight => return Err(Error::PaymentInFlight),
