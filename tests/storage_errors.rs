@@ -9,14 +9,26 @@ use common::*;
 use lnpaystore::backend::{Backend, ReadTx, RedbBackend, RedbConfig, WriteTx};
 use lnpaystore::*;
 
-/// Wraps the redb backend and fails the next `fail_next` write transactions with `Io`,
-/// after running their body (so the writes really happened and must be rolled back).
-struct Flaky {
+/// Wraps the redb backend with two faults: the next `fail_next` write transactions fail
+/// with `Io` after running their body (so real writes must be rolled back), and any `put`
+/// of the `poison` key panics (a bug inside one operation).
+struct Faulty {
     inner: RedbBackend,
     fail_next: AtomicU32,
+    poison: Option<PaymentHash>,
 }
 
-impl Backend for Flaky {
+impl Faulty {
+    fn open(path: &std::path::Path, poison: Option<PaymentHash>) -> Arc<Faulty> {
+        Arc::new(Faulty {
+            inner: RedbBackend::open(path, RedbConfig::default()).unwrap(),
+            fail_next: AtomicU32::new(0),
+            poison,
+        })
+    }
+}
+
+impl Backend for Faulty {
     fn read(
         &self,
         reset: &mut dyn FnMut(),
@@ -35,7 +47,10 @@ impl Backend for Flaky {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
             .is_ok();
         self.inner.update(reset, &mut |tx| {
-            f(tx)?;
+            f(&mut PanickyTx {
+                inner: tx,
+                poison: self.poison.as_ref().map(|p| &p[..]),
+            })?;
             if fail {
                 return Err(Error::Io("injected disk failure".into()));
             }
@@ -52,13 +67,47 @@ impl Backend for Flaky {
     }
 }
 
+/// A transaction whose `put` panics for one key.
+struct PanickyTx<'a> {
+    inner: &'a mut dyn WriteTx,
+    poison: Option<&'a [u8]>,
+}
+
+impl ReadTx for PanickyTx<'_> {
+    fn get(&self, table: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.inner.get(table, key)
+    }
+    fn scan(
+        &self,
+        table: &str,
+        range: lnpaystore::backend::KeyRange<'_>,
+        reverse: bool,
+        visit: &mut lnpaystore::backend::Visitor<'_>,
+    ) -> Result<()> {
+        self.inner.scan(table, range, reverse, visit)
+    }
+    fn count(&self, table: &str) -> Result<u64> {
+        self.inner.count(table)
+    }
+}
+
+impl WriteTx for PanickyTx<'_> {
+    fn put(&mut self, table: &str, key: &[u8], value: &[u8]) -> Result<()> {
+        assert_ne!(Some(key), self.poison, "injected bug");
+        self.inner.put(table, key, value)
+    }
+    fn delete(&mut self, table: &str, key: &[u8]) -> Result<bool> {
+        self.inner.delete(table, key)
+    }
+    fn clear(&mut self, table: &str) -> Result<()> {
+        self.inner.clear(table)
+    }
+}
+
 #[test]
 fn a_failed_batch_is_retried_one_operation_at_a_time() {
     let dir = tempfile::tempdir().unwrap();
-    let flaky = Arc::new(Flaky {
-        inner: RedbBackend::open(&dir.path().join("f.db"), RedbConfig::default()).unwrap(),
-        fail_next: AtomicU32::new(0),
-    });
+    let flaky = Faulty::open(&dir.path().join("f.db"), None);
     let options = Options {
         max_batch_delay: std::time::Duration::from_millis(30),
         ..fast_options()
@@ -94,10 +143,7 @@ fn a_failed_batch_is_retried_one_operation_at_a_time() {
 #[test]
 fn a_lone_operation_gets_the_storage_error() {
     let dir = tempfile::tempdir().unwrap();
-    let flaky = Arc::new(Flaky {
-        inner: RedbBackend::open(&dir.path().join("f.db"), RedbConfig::default()).unwrap(),
-        fail_next: AtomicU32::new(0),
-    });
+    let flaky = Faulty::open(&dir.path().join("f.db"), None);
     let store = Store::with_backend(flaky.clone(), fast_options()).unwrap();
     let (_, h) = payment(1);
     flaky.fail_next.store(1, Ordering::Release);
@@ -121,84 +167,11 @@ fn a_lone_operation_gets_the_storage_error() {
     );
 }
 
-/// A transaction whose `put` panics for one key: a bug inside an operation.
-struct PanickyTx<'a> {
-    inner: &'a mut dyn WriteTx,
-    poison: &'a [u8],
-}
-
-impl ReadTx for PanickyTx<'_> {
-    fn get(&self, table: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.inner.get(table, key)
-    }
-    fn scan(
-        &self,
-        table: &str,
-        range: lnpaystore::backend::KeyRange<'_>,
-        reverse: bool,
-        visit: &mut lnpaystore::backend::Visitor<'_>,
-    ) -> Result<()> {
-        self.inner.scan(table, range, reverse, visit)
-    }
-    fn count(&self, table: &str) -> Result<u64> {
-        self.inner.count(table)
-    }
-}
-
-impl WriteTx for PanickyTx<'_> {
-    fn put(&mut self, table: &str, key: &[u8], value: &[u8]) -> Result<()> {
-        assert_ne!(key, self.poison, "injected bug");
-        self.inner.put(table, key, value)
-    }
-    fn delete(&mut self, table: &str, key: &[u8]) -> Result<bool> {
-        self.inner.delete(table, key)
-    }
-    fn clear(&mut self, table: &str) -> Result<()> {
-        self.inner.clear(table)
-    }
-}
-
-struct Panicky {
-    inner: RedbBackend,
-    poison: PaymentHash,
-}
-
-impl Backend for Panicky {
-    fn read(
-        &self,
-        reset: &mut dyn FnMut(),
-        f: &mut dyn FnMut(&dyn ReadTx) -> Result<()>,
-    ) -> Result<()> {
-        self.inner.read(reset, f)
-    }
-    fn update(
-        &self,
-        reset: &mut dyn FnMut(),
-        f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>,
-    ) -> Result<()> {
-        self.inner.update(reset, &mut |tx| {
-            f(&mut PanickyTx {
-                inner: tx,
-                poison: &self.poison,
-            })
-        })
-    }
-    fn compact(&self) -> Result<()> {
-        self.inner.compact()
-    }
-    fn close(&self) -> Result<()> {
-        self.inner.close()
-    }
-}
-
 #[test]
 fn a_panicking_operation_fails_alone_and_the_writer_survives() {
     let dir = tempfile::tempdir().unwrap();
     let (_, poison) = payment(666);
-    let backend = Arc::new(Panicky {
-        inner: RedbBackend::open(&dir.path().join("p.db"), RedbConfig::default()).unwrap(),
-        poison,
-    });
+    let backend = Faulty::open(&dir.path().join("p.db"), Some(poison));
     let options = Options {
         max_batch_delay: std::time::Duration::from_millis(30),
         ..fast_options()
