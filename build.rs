@@ -1,1 +1,38 @@
-fn main() {}
+//! Generates include/lnpaystore.h from the exports in src/ffi (pinned cbindgen).
+
+use std::path::Path;
+
+fn main() {
+    for input in ["src/ffi", "src/error.rs", "cbindgen.toml"] {
+        println!("cargo:rerun-if-changed={input}");
+    }
+    let crate_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let crate_dir = Path::new(&crate_dir);
+    let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
+        .expect("cbindgen.toml is readable");
+    // Only the C boundary (cbindgen follows its `mod` items) and the status enum:
+    // internal constants stay out of the header.
+    let bindings = cbindgen::Builder::new()
+        .with_config(config)
+        .with_src(crate_dir.join("src/ffi/mod.rs"))
+        .with_src(crate_dir.join("src/error.rs"))
+        .generate()
+        .expect("cbindgen generates the header");
+    let mut header = Vec::new();
+    bindings.write(&mut header);
+    let header = String::from_utf8(header).expect("the header is UTF-8");
+
+    // lps_status_name takes any int in Rust (an out-of-range enum would be undefined
+    // behaviour there); C callers see the contract's parameter type, which is the same
+    // int-sized type.
+    let from = "lps_status_name(int status)";
+    assert!(header.contains(from), "lps_status_name's signature changed");
+    let header = header.replace(from, "lps_status_name(LpsStatus status)");
+
+    let path = crate_dir.join("include/lnpaystore.h");
+    // Rewrite only on change, so that builds do not touch a committed file's mtime.
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(header.as_str()) {
+        std::fs::create_dir_all(path.parent().expect("has a parent")).expect("mkdir include");
+        std::fs::write(&path, header).expect("write include/lnpaystore.h");
+    }
+}

@@ -20,6 +20,7 @@
 pub mod backend;
 pub mod codec;
 mod error;
+pub mod ffi;
 pub mod model;
 mod payments;
 mod tower;

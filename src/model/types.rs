@@ -40,6 +40,16 @@ impl PaymentStatus {
     }
 }
 
+impl TryFrom<u8> for PaymentStatus {
+    type Error = Error;
+    fn try_from(v: u8) -> Result<Self> {
+        PaymentStatus::ALL
+            .into_iter()
+            .find(|s| *s as u8 == v)
+            .ok_or_else(|| Error::invalid(format!("payment status {v} out of range 1..=4")))
+    }
+}
+
 /// Why the router gave up on a payment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
@@ -282,6 +292,64 @@ pub struct PaymentState {
     pub payment_failed: bool,
 }
 
+/// The router's decisions need only the status and the derived state, so hosts holding
+/// a copy of a payment (the C ABI's `LpsPayment`) can ask them too.
+impl PaymentState {
+    /// lnd's `NeedWaitAttempts`; inconsistent states are an `Internal` error.
+    pub fn need_wait_attempts(&self, status: PaymentStatus) -> Result<bool> {
+        let inconsistent = |what: &str| {
+            Err(Error::Internal(format!(
+                "inconsistent payment: {what} (status {status:?}, remaining {} msat)",
+                self.remaining_amt_msat
+            )))
+        };
+        if self.remaining_amt_msat != 0 {
+            return match status {
+                PaymentStatus::Initiated | PaymentStatus::Failed => Ok(false),
+                PaymentStatus::InFlight => Ok(self.has_settled_htlc || self.payment_failed),
+                PaymentStatus::Succeeded => inconsistent("succeeded with amount left to send"),
+            };
+        }
+        match status {
+            PaymentStatus::Initiated => inconsistent("initiated with nothing left to send"),
+            PaymentStatus::InFlight => Ok(true),
+            PaymentStatus::Succeeded => Ok(false),
+            PaymentStatus::Failed => inconsistent("failed with nothing left to send"),
+        }
+    }
+
+    /// lnd's `AllowMoreAttempts`.
+    pub fn allow_more_attempts(&self, status: PaymentStatus) -> Result<bool> {
+        if self.remaining_amt_msat == 0 {
+            if status == PaymentStatus::Initiated {
+                return Err(Error::Internal(
+                    "inconsistent payment: initiated with nothing left to send".into(),
+                ));
+            }
+            return Ok(false);
+        }
+        if status == PaymentStatus::Succeeded {
+            return Err(Error::Internal(format!(
+                "inconsistent payment: succeeded with {} msat left to send",
+                self.remaining_amt_msat
+            )));
+        }
+        Ok(self.registrable(status).is_ok())
+    }
+
+    /// Whether a new attempt may be registered, and if not, the error that says why.
+    pub fn registrable(&self, status: PaymentStatus) -> Result<()> {
+        match status {
+            PaymentStatus::Initiated => Ok(()),
+            PaymentStatus::InFlight if self.has_settled_htlc => Err(Error::PaymentPendingSettled),
+            PaymentStatus::InFlight if self.payment_failed => Err(Error::PaymentPendingFailed),
+            PaymentStatus::InFlight => Ok(()),
+            PaymentStatus::Succeeded => Err(Error::PaymentAlreadySucceeded),
+            PaymentStatus::Failed => Err(Error::PaymentAlreadyFailed),
+        }
+    }
+}
+
 impl Payment {
     /// Builds a payment from its stored parts, deriving status and state.
     /// Fails with `SentExceedsTotal` when the stored attempts overpay (corruption guard).
@@ -316,62 +384,17 @@ impl Payment {
     /// Whether the router must wait for in-flight attempts before deciding (lnd's
     /// `NeedWaitAttempts`). Inconsistent states are an `Internal` error.
     pub fn need_wait_attempts(&self) -> Result<bool> {
-        let inconsistent = |what: &str| {
-            Err(Error::Internal(format!(
-                "inconsistent payment: {what} (status {:?}, remaining {} msat)",
-                self.status, self.state.remaining_amt_msat
-            )))
-        };
-        if self.state.remaining_amt_msat != 0 {
-            return match self.status {
-                PaymentStatus::Initiated | PaymentStatus::Failed => Ok(false),
-                PaymentStatus::InFlight => {
-                    Ok(self.state.has_settled_htlc || self.state.payment_failed)
-                }
-                PaymentStatus::Succeeded => inconsistent("succeeded with amount left to send"),
-            };
-        }
-        match self.status {
-            PaymentStatus::Initiated => inconsistent("initiated with nothing left to send"),
-            PaymentStatus::InFlight => Ok(true),
-            PaymentStatus::Succeeded => Ok(false),
-            PaymentStatus::Failed => inconsistent("failed with nothing left to send"),
-        }
+        self.state.need_wait_attempts(self.status)
     }
 
     /// Whether the router may register another attempt (lnd's `AllowMoreAttempts`).
     pub fn allow_more_attempts(&self) -> Result<bool> {
-        if self.state.remaining_amt_msat == 0 {
-            if self.status == PaymentStatus::Initiated {
-                return Err(Error::Internal(
-                    "inconsistent payment: initiated with nothing left to send".into(),
-                ));
-            }
-            return Ok(false);
-        }
-        if self.status == PaymentStatus::Succeeded {
-            return Err(Error::Internal(format!(
-                "inconsistent payment: succeeded with {} msat left to send",
-                self.state.remaining_amt_msat
-            )));
-        }
-        Ok(self.registrable().is_ok())
+        self.state.allow_more_attempts(self.status)
     }
 
     /// Whether a new attempt may be registered, and if not, the error that says why.
     pub fn registrable(&self) -> Result<()> {
-        match self.status {
-            PaymentStatus::Initiated => Ok(()),
-            PaymentStatus::InFlight if self.state.has_settled_htlc => {
-                Err(Error::PaymentPendingSettled)
-            }
-            PaymentStatus::InFlight if self.state.payment_failed => {
-                Err(Error::PaymentPendingFailed)
-            }
-            PaymentStatus::InFlight => Ok(()),
-            PaymentStatus::Succeeded => Err(Error::PaymentAlreadySucceeded),
-            PaymentStatus::Failed => Err(Error::PaymentAlreadyFailed),
-        }
+        self.state.registrable(self.status)
     }
 
     /// Settle and fail updates need a payment that is not terminal.

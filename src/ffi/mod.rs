@@ -1,0 +1,30 @@
+//! The C ABI of `../shared/API.md`: a thin adapter over the Rust API.
+//!
+//! Infrastructure lives in small modules of its own: `boundary` (the panic boundary and
+//! the thread-local last error), `handle` (pointer checks, casts and frees), `view`
+//! (C inputs read into the model) and `arena` (the memory behind outputs). Every other
+//! module holds the exports of one area, next to the types they act on.
+
+// Areas, in the order the header lists them.
+mod library;
+mod payment;
+mod query;
+mod store;
+mod subscription;
+mod tower;
+mod types;
+
+// Infrastructure.
+mod arena;
+mod boundary;
+mod handle;
+mod view;
+
+pub use library::*;
+pub use payment::*;
+pub use query::*;
+pub use store::*;
+pub use subscription::*;
+pub use tower::*;
+pub use types::*;
+pub use view::{LPS_MAX_ARRAY_LEN, LPS_MAX_BYTES_LEN};

@@ -1,0 +1,120 @@
+//! Opening, compacting and closing a store.
+
+use std::ffi::{c_char, CStr};
+use std::time::Duration;
+
+use super::boundary::{guard, status};
+use super::handle::{self, Castable, Out};
+use crate::error::{Error, LpsStatus, Result};
+use crate::payments::{Options, Store, DEFAULT_MAX_BATCH_SIZE};
+
+/// An open payment store.
+///
+/// Thread-safety: every function may be called on one `LpsStore*` from many threads at
+/// once, except `lps_store_close`, which must not race with any other call on it.
+/// Lifetime: from `lps_store_open` until `lps_store_close`; subscriptions may outlive
+/// it (they then end).
+pub struct LpsStore {
+    _private: [u8; 0],
+}
+
+impl Castable for LpsStore {
+    type Rust = Store;
+}
+
+/// Store options. Start from `lps_options_default`.
+#[repr(C)]
+pub struct LpsOptions {
+    /// Most operations coalesced into one commit; 0 = default (1000), 1 = no batching.
+    pub max_batch_size: u32,
+    /// How long the writer lingers for a fuller batch; 0 = default (no linger: a batch
+    /// is whatever arrived during the previous commit).
+    pub max_batch_delay_us: u32,
+    /// Page cache; 0 = default (32 MiB).
+    pub cache_size_bytes: u64,
+    /// true: commits are not fsync'd (tests and benchmarks only).
+    pub no_sync: bool,
+}
+
+/// Writes the default options. NULL is ignored (with `lps_last_error` set).
+#[no_mangle]
+pub extern "C" fn lps_options_default(out: *mut LpsOptions) {
+    let _ = guard("lps_options_default", || {
+        let defaults = Options::default();
+        Out::new(out, "out")?.write(LpsOptions {
+            max_batch_size: DEFAULT_MAX_BATCH_SIZE,
+            max_batch_delay_us: 0,
+            cache_size_bytes: defaults.cache_size_bytes,
+            no_sync: defaults.no_sync,
+        });
+        Ok(())
+    });
+}
+
+fn options(c: Option<&LpsOptions>) -> Options {
+    let Some(c) = c else {
+        return Options::default();
+    };
+    Options {
+        max_batch_size: c.max_batch_size,
+        max_batch_delay: Duration::from_micros(u64::from(c.max_batch_delay_us)),
+        cache_size_bytes: c.cache_size_bytes,
+        no_sync: c.no_sync,
+    }
+}
+
+/// A UTF-8, non-empty path from C.
+pub(crate) fn path<'a>(path: *const c_char) -> Result<&'a str> {
+    if path.is_null() {
+        return Err(Error::NullArgument("path"));
+    }
+    // SAFETY: the caller passes a NUL-terminated string.
+    let path = unsafe { CStr::from_ptr(path) }
+        .to_str()
+        .map_err(|e| Error::invalid(format!("path is not valid UTF-8: {e}")))?;
+    if path.is_empty() {
+        return Err(Error::invalid("path is empty"));
+    }
+    Ok(path)
+}
+
+/// Opens the store at `path` (UTF-8), creating the file if missing. `opts` NULL means
+/// defaults. `LPS_STATUS_LOCKED` if the file is open in this or another process;
+/// `LPS_STATUS_IO` if the parent directory is missing or the path is a directory;
+/// `LPS_STATUS_VERSION` if a newer library wrote it; `LPS_STATUS_CORRUPT` if it is not
+/// a store.
+#[no_mangle]
+pub extern "C" fn lps_store_open(
+    path: *const c_char,
+    opts: *const LpsOptions,
+    out: *mut *mut LpsStore,
+) -> LpsStatus {
+    status("lps_store_open", || {
+        let out = Out::new(out, "out")?;
+        let path = self::path(path)?;
+        let store = Store::open(path, options(handle::optional_input(opts)))?;
+        out.write(handle::into_raw(store));
+        Ok(())
+    })
+}
+
+/// Reclaims the file space that deletions freed. Other calls on the store wait
+/// meanwhile.
+#[no_mangle]
+pub extern "C" fn lps_store_compact(store: *mut LpsStore) -> LpsStatus {
+    status("lps_store_compact", || {
+        handle::borrow(store, "store")?.compact()
+    })
+}
+
+/// Finishes queued writes, ends subscriptions, stops every mission-control handle of
+/// the store, releases the file and frees the handle (also when the final commit
+/// fails: the status then says why). NULL → `LPS_STATUS_OK`. Must not race with other
+/// calls on the store.
+#[no_mangle]
+pub extern "C" fn lps_store_close(store: *mut LpsStore) -> LpsStatus {
+    status("lps_store_close", || match handle::take(store) {
+        Some(store) => store.close(),
+        None => Ok(()),
+    })
+}

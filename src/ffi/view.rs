@@ -1,0 +1,157 @@
+//! Caller-owned C inputs read into the Rust model, checking every pointer and length.
+//! Inputs are copied, so nothing borrowed from the caller outlives the call.
+
+use std::slice;
+
+use super::handle;
+use super::types::{
+    LpsAttemptInfo, LpsBytes, LpsCreationInfo, LpsFailInfo, LpsHop, LpsRecord, LpsRoute,
+    LpsSettleInfo,
+};
+use crate::error::{Error, Result};
+use crate::model::{
+    Amp, AttemptInfo, CreationInfo, CustomRecords, FailInfo, Hop, HtlcFailReason, Mpp, Route,
+    SettleInfo,
+};
+
+/// Longest byte field accepted (payment requests, failure messages, TLV values).
+pub const LPS_MAX_BYTES_LEN: usize = 1 << 20;
+/// Longest array accepted (hops, custom records).
+pub const LPS_MAX_ARRAY_LEN: usize = 65_535;
+
+/// A caller array as a slice: `{NULL, 0}` is empty; NULL with a length, or an absurd
+/// length, is `INVALID_ARGUMENT`.
+fn array<'a, T>(ptr: *const T, len: usize, limit: usize, field: &str) -> Result<&'a [T]> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if ptr.is_null() {
+        return Err(Error::invalid(format!(
+            "{field}: NULL pointer with length {len}"
+        )));
+    }
+    if len > limit {
+        return Err(Error::invalid(format!(
+            "{field}: length {len} is above the limit of {limit}"
+        )));
+    }
+    // SAFETY: the caller passes `len` readable, aligned elements at `ptr`.
+    Ok(unsafe { slice::from_raw_parts(ptr, len) })
+}
+
+pub(crate) fn bytes<'a>(b: &LpsBytes, field: &str) -> Result<&'a [u8]> {
+    array(b.ptr, b.len, LPS_MAX_BYTES_LEN, field)
+}
+
+fn records(ptr: *const LpsRecord, len: usize, field: &str) -> Result<CustomRecords> {
+    let mut out = CustomRecords::new();
+    for (i, r) in array(ptr, len, LPS_MAX_ARRAY_LEN, field)?
+        .iter()
+        .enumerate()
+    {
+        let value = bytes(&r.value, &format!("{field}[{i}].value"))?;
+        if out.insert(r.type_, value.to_vec()).is_some() {
+            return Err(Error::invalid(format!(
+                "{field}: record type {} appears twice",
+                r.type_
+            )));
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn creation_info(c: &LpsCreationInfo) -> Result<CreationInfo> {
+    Ok(CreationInfo {
+        payment_identifier: c.payment_identifier,
+        value_msat: c.value_msat,
+        creation_time_ns: c.creation_time_ns,
+        payment_request: bytes(&c.payment_request, "info.payment_request")?.to_vec(),
+        first_hop_custom_records: records(
+            c.first_hop_custom_records,
+            c.first_hop_custom_records_len,
+            "info.first_hop_custom_records",
+        )?,
+    })
+}
+
+fn hop(c: &LpsHop, field: &str) -> Result<Hop> {
+    let blinding_point = match c.blinding_point.is_null() {
+        true => None,
+        false => Some(handle::array::<33>(c.blinding_point, "blinding_point")?),
+    };
+    Ok(Hop {
+        pub_key: c.pub_key,
+        channel_id: c.channel_id,
+        outgoing_time_lock: c.outgoing_time_lock,
+        amt_to_forward_msat: c.amt_to_forward_msat,
+        legacy_payload: c.legacy_payload,
+        mpp: handle::optional_input(c.mpp).map(|m| Mpp {
+            payment_addr: m.payment_addr,
+            total_msat: m.total_msat,
+        }),
+        amp: handle::optional_input(c.amp).map(|a| Amp {
+            root_share: a.root_share,
+            set_id: a.set_id,
+            child_index: a.child_index,
+        }),
+        encrypted_data: bytes(&c.encrypted_data, &format!("{field}.encrypted_data"))?.to_vec(),
+        blinding_point,
+        metadata: bytes(&c.metadata, &format!("{field}.metadata"))?.to_vec(),
+        total_amt_msat: c.total_amt_msat,
+        custom_records: records(
+            c.custom_records,
+            c.custom_records_len,
+            &format!("{field}.custom_records"),
+        )?,
+    })
+}
+
+fn route(c: &LpsRoute) -> Result<Route> {
+    let hops = array(c.hops, c.hops_len, LPS_MAX_ARRAY_LEN, "attempt.route.hops")?
+        .iter()
+        .enumerate()
+        .map(|(i, h)| hop(h, &format!("attempt.route.hops[{i}]")))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Route {
+        total_time_lock: c.total_time_lock,
+        total_amount_msat: c.total_amount_msat,
+        source_pub_key: c.source_pub_key,
+        hops,
+        first_hop_amount_msat: c.first_hop_amount_msat,
+        first_hop_wire_custom_records: records(
+            c.first_hop_wire_custom_records,
+            c.first_hop_wire_custom_records_len,
+            "attempt.route.first_hop_wire_custom_records",
+        )?,
+    })
+}
+
+pub(crate) fn attempt_info(c: &LpsAttemptInfo) -> Result<AttemptInfo> {
+    let hash = match c.hash.is_null() {
+        true => None,
+        false => Some(handle::array::<32>(c.hash, "attempt.hash")?),
+    };
+    Ok(AttemptInfo {
+        attempt_id: c.attempt_id,
+        session_key: c.session_key,
+        route: route(&c.route)?,
+        attempt_time_ns: c.attempt_time_ns,
+        hash,
+    })
+}
+
+pub(crate) fn settle_info(c: &LpsSettleInfo) -> SettleInfo {
+    SettleInfo {
+        preimage: c.preimage,
+        settle_time_ns: c.settle_time_ns,
+    }
+}
+
+pub(crate) fn fail_info(c: &LpsFailInfo) -> Result<FailInfo> {
+    Ok(FailInfo {
+        fail_time_ns: c.fail_time_ns,
+        message: bytes(&c.message, "fail.message")?.to_vec(),
+        reason: HtlcFailReason::try_from(c.reason)?,
+        failure_source_index: c.failure_source_index,
+    })
+}
