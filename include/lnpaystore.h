@@ -144,6 +144,17 @@ typedef uint8_t LpsHtlcFailReason;
 #endif // __cplusplus
 
 /*
+ A handle on one mission-control namespace of a store.
+
+ Thread-safety: every function may be called from many threads at once, except
+ `lps_mc_close`, which must not race with other calls on the handle. Lifetime: from
+ `lps_mc_open` until `lps_mc_close`. Closing the store closes the handle (storing
+ what it queued); later calls on it give `LPS_STATUS_CLOSED`, and `lps_mc_close`
+ still frees it.
+ */
+typedef struct LpsMissionControl LpsMissionControl;
+
+/*
  An open payment store.
 
  Thread-safety: every function may be called on one `LpsStore*` from many threads at
@@ -165,6 +176,43 @@ typedef struct LpsStore LpsStore;
 typedef struct LpsSubscription LpsSubscription;
 
 /*
+ Per-namespace options. Start from `lps_mc_options_default`.
+ */
+typedef struct LpsMcOptions {
+  /*
+   Most results kept, the oldest (by time of reply) evicted first; 0 = unlimited;
+   `lps_mc_options_default` gives 1000.
+   */
+  uint32_t max_records;
+  /*
+   How long results stay queued before one transaction stores them; 0 = default
+   (1000).
+   */
+  uint32_t flush_interval_ms;
+} LpsMcOptions;
+
+/*
+ One hop of a result's route.
+ */
+typedef struct LpsMcHop {
+  uint64_t channel_id;
+  uint8_t pub_key[33];
+  uint64_t amt_to_fwd_msat;
+  bool has_blinding_point;
+  bool has_custom_records;
+} LpsMcHop;
+
+/*
+ The route of a result.
+ */
+typedef struct LpsMcRoute {
+  uint8_t source_pub_key[33];
+  uint64_t total_amount_msat;
+  const struct LpsMcHop *hops;
+  size_t hops_len;
+} LpsMcRoute;
+
+/*
  A byte string: borrowed from the caller in inputs, owned by the enclosing output
  object in outputs. `{NULL, 0}` is the empty value; NULL with a non-zero length is
  `LPS_STATUS_INVALID_ARGUMENT`.
@@ -173,6 +221,72 @@ typedef struct LpsBytes {
   const uint8_t *ptr;
   size_t len;
 } LpsBytes;
+
+/*
+ The outcome of one attempt. Input: borrowed for the call. Output: owned by the
+ enclosing list.
+ */
+typedef struct LpsMcResult {
+  uint64_t id;
+  /*
+   Unix nanoseconds (≥ 0).
+   */
+  int64_t time_fwd_ns;
+  /*
+   Unix nanoseconds (≥ 0); results are keyed and ordered by it.
+   */
+  int64_t time_reply_ns;
+  struct LpsMcRoute route;
+  /*
+   true: no failure record (the failure fields are ignored).
+   */
+  bool success;
+  bool has_failure_source_index;
+  uint8_t failure_source_index;
+  /*
+   Encoded wire failure message; len 0 = none.
+   */
+  struct LpsBytes failure_message;
+} LpsMcResult;
+
+/*
+ Stored results in key order. Lifetime: released with `lps_mc_result_list_free`.
+ Thread-safety: immutable.
+ */
+typedef struct LpsMcResultList {
+  const struct LpsMcResult *results;
+  size_t len;
+} LpsMcResultList;
+
+/*
+ Counters for observability.
+ */
+typedef struct LpsMcStats {
+  /*
+   Results waiting for the next flush.
+   */
+  uint64_t queued;
+  /*
+   Results in the store now.
+   */
+  uint64_t stored;
+  /*
+   Transactions committed by the flusher.
+   */
+  uint64_t flushes;
+  /*
+   Times the flusher thread woke up (0 while idle).
+   */
+  uint64_t wakeups;
+  /*
+   Results removed to respect max_records.
+   */
+  uint64_t evicted;
+  /*
+   Undecodable entries deleted.
+   */
+  uint64_t corrupted_removed;
+} LpsMcStats;
 
 /*
  One custom TLV record (type ≥ 65536).
@@ -491,6 +605,62 @@ const char *lps_status_name(LpsStatus status);
  `lps_last_error` itself).
  */
 const char *lps_last_error(void);
+
+/*
+ Writes the default options (1000 records, 1000 ms). NULL is ignored (with
+ `lps_last_error` set).
+ */
+void lps_mc_options_default(struct LpsMcOptions *out);
+
+/*
+ Opens namespace `ns` (UTF-8, 1–255 bytes; NULL = "default") in the store's file and
+ starts its flusher. `LPS_STATUS_LOCKED` if the namespace is already open on this
+ store. `opts` NULL means defaults.
+ */
+enum LpsStatus lps_mc_open(struct LpsStore *store,
+                           const char *ns,
+                           const struct LpsMcOptions *opts,
+                           struct LpsMissionControl **out);
+
+/*
+ Queues a result for the next flush; never waits for the disk. Negative times are
+ `LPS_STATUS_INVALID_ARGUMENT`.
+ */
+enum LpsStatus lps_mc_add_result(struct LpsMissionControl *mc, const struct LpsMcResult *result);
+
+/*
+ Stores what is queued now, in one transaction.
+ */
+enum LpsStatus lps_mc_flush(struct LpsMissionControl *mc);
+
+/*
+ Every stored result in key order (queued results once flushed). Undecodable entries
+ are deleted and counted in `corrupted_removed`. Free the list with
+ `lps_mc_result_list_free`.
+ */
+enum LpsStatus lps_mc_fetch_all(struct LpsMissionControl *mc, struct LpsMcResultList **out);
+
+/*
+ Removes every stored result of the namespace and drops what is queued.
+ */
+enum LpsStatus lps_mc_clear(struct LpsMissionControl *mc);
+
+/*
+ Reads the handle's counters.
+ */
+enum LpsStatus lps_mc_stats(struct LpsMissionControl *mc, struct LpsMcStats *out);
+
+/*
+ Stores what is queued, stops the flusher and frees the handle (also when that last
+ flush fails: the status says why). NULL → `LPS_STATUS_OK`. Must not race with other
+ calls on the handle.
+ */
+enum LpsStatus lps_mc_close(struct LpsMissionControl *mc);
+
+/*
+ Releases a result list. NULL is ignored.
+ */
+void lps_mc_result_list_free(struct LpsMcResultList *list);
 
 /*
  Releases a payment returned on its own. NULL is ignored. Never pass a payment that

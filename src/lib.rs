@@ -8,6 +8,7 @@
 //! - [`backend`]: the storage trait (transactions with a reset hook) and its redb engine.
 //! - `payments`: the store's logic over the trait, group commit, queries.
 //! - `tower`: subscriptions.
+//! - `missioncontrol`: the mission-control store (namespaces, queue, flusher, eviction).
 //!
 //! ```no_run
 //! use lnpaystore::{CreationInfo, Options, Store};
@@ -21,11 +22,14 @@ pub mod backend;
 pub mod codec;
 mod error;
 pub mod ffi;
+mod missioncontrol;
 pub mod model;
 mod payments;
+mod sync;
 mod tower;
 
 pub use error::{Error, LpsStatus, Result};
+pub use missioncontrol::{McOptions, McStats, MissionControl};
 pub use model::*;
 pub use payments::{
     CommitStats, Options, PaymentCounts, Query, QueryResponse, Store, DEFAULT_MAX_BATCH_SIZE,

@@ -19,7 +19,11 @@ pub const CREATION_INDEX: &str = "creation_index";
 /// Hashes of deleted payments that had settled: `init_payment` stays `ALREADY_PAID`.
 pub const TOMBSTONES: &str = "paid_tombstones";
 
-pub const TABLES: [&str; 7] = [
+/// Mission-control results of every namespace: (namespace length ‖ namespace ‖ result
+/// key) → the result's TLV encoding.
+pub const MC_RESULTS: &str = "mc_results";
+
+pub const TABLES: [&str; 8] = [
     META,
     COUNTERS,
     HASH_INDEX,
@@ -27,6 +31,7 @@ pub const TABLES: [&str; 7] = [
     INFLIGHT,
     CREATION_INDEX,
     TOMBSTONES,
+    MC_RESULTS,
 ];
 
 pub const KEY_SCHEMA_VERSION: &[u8] = b"schema_version";

@@ -5,10 +5,12 @@
 //! unknown even types are rejected).
 
 mod bytes;
+mod mission_control;
 mod payment;
 pub mod tlv;
 
 pub use bytes::Reader;
+pub use mission_control::{decode_mc_result, encode_mc_result};
 pub use payment::{
     decode_attempt, decode_creation, decode_fail, decode_settle, encode_attempt, encode_creation,
     encode_fail, encode_settle, RECORD_VERSION,

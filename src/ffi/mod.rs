@@ -5,8 +5,9 @@
 //! (C inputs read into the model) and `arena` (the memory behind outputs). Every other
 //! module holds the exports of one area, next to the types they act on.
 
-// Areas, in the order the header lists them.
+// Areas (the header lists their exports in this order).
 mod library;
+mod mc;
 mod payment;
 mod query;
 mod store;
@@ -21,6 +22,7 @@ mod handle;
 mod view;
 
 pub use library::*;
+pub use mc::*;
 pub use payment::*;
 pub use query::*;
 pub use store::*;

@@ -63,19 +63,19 @@ fn options(c: Option<&LpsOptions>) -> Options {
     }
 }
 
-/// A UTF-8, non-empty path from C.
-pub(crate) fn path<'a>(path: *const c_char) -> Result<&'a str> {
-    if path.is_null() {
-        return Err(Error::NullArgument("path"));
+/// A UTF-8, non-empty string from C (paths, namespaces).
+pub(crate) fn c_str<'a>(ptr: *const c_char, name: &'static str) -> Result<&'a str> {
+    if ptr.is_null() {
+        return Err(Error::NullArgument(name));
     }
     // SAFETY: the caller passes a NUL-terminated string.
-    let path = unsafe { CStr::from_ptr(path) }
+    let s = unsafe { CStr::from_ptr(ptr) }
         .to_str()
-        .map_err(|e| Error::invalid(format!("path is not valid UTF-8: {e}")))?;
-    if path.is_empty() {
-        return Err(Error::invalid("path is empty"));
+        .map_err(|e| Error::invalid(format!("{name} is not valid UTF-8: {e}")))?;
+    if s.is_empty() {
+        return Err(Error::invalid(format!("{name} is empty")));
     }
-    Ok(path)
+    Ok(s)
 }
 
 /// Opens the store at `path` (UTF-8), creating the file if missing. `opts` NULL means
@@ -91,7 +91,7 @@ pub extern "C" fn lps_store_open(
 ) -> LpsStatus {
     status("lps_store_open", || {
         let out = Out::new(out, "out")?;
-        let path = self::path(path)?;
+        let path = c_str(path, "path")?;
         let store = Store::open(path, options(handle::optional_input(opts)))?;
         out.write(handle::into_raw(store));
         Ok(())

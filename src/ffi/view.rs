@@ -21,7 +21,12 @@ pub const LPS_MAX_ARRAY_LEN: usize = 65_535;
 
 /// A caller array as a slice: `{NULL, 0}` is empty; NULL with a length, or an absurd
 /// length, is `INVALID_ARGUMENT`.
-fn array<'a, T>(ptr: *const T, len: usize, limit: usize, field: &str) -> Result<&'a [T]> {
+pub(crate) fn array<'a, T>(
+    ptr: *const T,
+    len: usize,
+    limit: usize,
+    field: &str,
+) -> Result<&'a [T]> {
     if len == 0 {
         return Ok(&[]);
     }

@@ -1,10 +1,12 @@
 //! Pure domain rules: the payment's types, status derivation, attempt validation.
 //! No I/O lives here, so every backend shares these rules.
 
+mod mission_control;
 mod status;
 mod types;
 mod validate;
 
+pub use mission_control::*;
 pub use status::{derive_state, DerivedState};
 pub use types::*;
 pub use validate::{validate_attempt_shape, validate_creation_info, verify_attempt};

@@ -11,6 +11,7 @@ use crate::backend::schema::{self, get_u64, KEY_EPOCH, META};
 use crate::backend::{self, Backend, RedbBackend, RedbConfig};
 use crate::codec;
 use crate::error::{Error, Result};
+use crate::missioncontrol::{McOptions, MissionControl, Namespaces};
 use crate::model::{
     validate_attempt_shape, validate_creation_info, AttemptInfo, CreationInfo, FailInfo,
     FailureReason, Payment, PaymentHash, SettleInfo,
@@ -58,6 +59,7 @@ pub struct Store {
     backend: Arc<dyn Backend>,
     committer: Committer,
     registry: Arc<Registry>,
+    namespaces: Arc<Namespaces>,
     closed: AtomicBool,
 }
 
@@ -97,6 +99,7 @@ impl Store {
             backend,
             committer,
             registry,
+            namespaces: Arc::default(),
             closed: AtomicBool::new(false),
         })
     }
@@ -283,20 +286,34 @@ impl Store {
         Ok(sub)
     }
 
+    /// Opens a mission-control namespace (SPEC §2) in this store's file; `Locked` if it
+    /// is already open on this store.
+    pub fn open_mission_control(
+        &self,
+        namespace: &str,
+        options: McOptions,
+    ) -> Result<MissionControl> {
+        self.check_open()?;
+        MissionControl::open(self.backend.clone(), &self.namespaces, namespace, options)
+    }
+
     /// Commit counters: how well group commit coalesces.
     pub fn commit_stats(&self) -> CommitStats {
         self.committer.stats()
     }
 
-    /// Finishes queued writes, ends subscriptions and releases the file. Idempotent;
-    /// later calls on this store fail with `Closed`.
+    /// Closes every mission-control handle (each stores what it queued), finishes
+    /// queued writes, ends subscriptions and releases the file. Idempotent; later calls
+    /// on this store fail with `Closed`.
     pub fn close(&self) -> Result<()> {
         if self.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
+        let mission_control = self.namespaces.close_all();
         self.committer.shutdown();
         self.registry.close_all();
-        self.backend.close()
+        let backend = self.backend.close();
+        mission_control.and(backend)
     }
 }
 

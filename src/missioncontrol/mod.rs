@@ -1,0 +1,15 @@
+//! The mission-control store (SPEC §2): results of past attempts, kept per namespace so
+//! path finding can rebuild its model on start-up.
+//!
+//! - `persisted`: the namespace's rows and the in-memory key set, and the difference a
+//!   flush writes (decided before its transaction, applied to memory after the commit).
+//! - `handle`: the queue `add_result` fills and the flusher thread that drains it once
+//!   per interval, sleeping without a timer while nothing is queued.
+//! - `namespaces`: which namespaces of a store are open (one handle each).
+
+mod handle;
+mod namespaces;
+mod persisted;
+
+pub use handle::{McOptions, McStats, MissionControl};
+pub(crate) use namespaces::Namespaces;
