@@ -172,9 +172,7 @@ fn mc_result(c: &LpsMcResult) -> Result<McResult> {
     let failure = match c.success {
         true => None,
         false => Some(McFailure {
-            source_index: c
-                .has_failure_source_index
-                .then_some(c.failure_source_index),
+            source_index: c.has_failure_source_index.then_some(c.failure_source_index),
             message: Some(view::bytes(&c.failure_message, "result.failure_message")?)
                 .filter(|m| !m.is_empty())
                 .map(<[u8]>::to_vec),

@@ -49,11 +49,7 @@ impl RowKeys {
         (self.prefix.clone(), end)
     }
 
-    fn scan(
-        &self,
-        tx: &dyn backend::ReadTx,
-        visit: &mut backend::Visitor<'_>,
-    ) -> Result<()> {
+    fn scan(&self, tx: &dyn backend::ReadTx, visit: &mut backend::Visitor<'_>) -> Result<()> {
         let (start, end) = self.range();
         let range = (
             Bound::Included(start.as_slice()),
