@@ -32,7 +32,7 @@ pub use error::{Error, LpsStatus, Result};
 pub use missioncontrol::{McOptions, McStats, MissionControl};
 pub use model::*;
 pub use payments::{
-    CommitStats, Options, PaymentCounts, Query, QueryResponse, Store, DEFAULT_MAX_BATCH_SIZE,
-    DEFAULT_MAX_PAYMENTS, DELETE_CHUNK,
+    CommitStats, IntegrityReport, Options, PaymentCounts, Query, QueryResponse, Store,
+    DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_PAYMENTS, DELETE_CHUNK,
 };
 pub use tower::Subscription;

@@ -18,15 +18,48 @@ const HASHES: u64 = 3;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Init { p: u64, value: u64, hour: i64 },
-    Register { p: u64, id: u64, amt: u64, mpp: Option<(u8, u64)> },
-    Settle { p: u64, id: u64, right_preimage: bool },
-    FailAttempt { p: u64, id: u64 },
-    FailPayment { p: u64, reason: u8 },
-    Delete { p: u64, failed_attempts_only: bool },
-    DeleteAll { failed_only: bool, failed_attempts_only: bool },
-    Fetch { p: u64 },
-    Query { offset: u64, max: u64, reversed: bool, incomplete: bool, window: Option<(i64, i64)> },
+    Init {
+        p: u64,
+        value: u64,
+        hour: i64,
+    },
+    Register {
+        p: u64,
+        id: u64,
+        amt: u64,
+        mpp: Option<(u8, u64)>,
+    },
+    Settle {
+        p: u64,
+        id: u64,
+        right_preimage: bool,
+    },
+    FailAttempt {
+        p: u64,
+        id: u64,
+    },
+    FailPayment {
+        p: u64,
+        reason: u8,
+    },
+    Delete {
+        p: u64,
+        failed_attempts_only: bool,
+    },
+    DeleteAll {
+        failed_only: bool,
+        failed_attempts_only: bool,
+    },
+    Fetch {
+        p: u64,
+    },
+    Query {
+        offset: u64,
+        max: u64,
+        reversed: bool,
+        incomplete: bool,
+        window: Option<(i64, i64)>,
+    },
     Reopen,
 }
 
@@ -105,7 +138,9 @@ impl Pay {
     }
 
     fn live(&self) -> impl Iterator<Item = &Shard> {
-        self.shards.values().filter(|s| s.outcome != Outcome::Failed)
+        self.shards
+            .values()
+            .filter(|s| s.outcome != Outcome::Failed)
     }
 
     fn state(&self) -> PaymentState {
@@ -168,7 +203,13 @@ impl Model {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        let pay = Pay { seq, value, hour, shards: BTreeMap::new(), failure: None };
+        let pay = Pay {
+            seq,
+            value,
+            hour,
+            shards: BTreeMap::new(),
+            failure: None,
+        };
         self.pays.insert(p, pay);
         Ok(())
     }
@@ -184,7 +225,11 @@ impl Model {
                 return Err(LpsStatus::PaymentPendingFailed);
             }
         }
-        for other in pay.shards.values().filter(|s| s.outcome == Outcome::InFlight) {
+        for other in pay
+            .shards
+            .values()
+            .filter(|s| s.outcome == Outcome::InFlight)
+        {
             match (mpp, other.mpp) {
                 (None, Some(_)) => return Err(LpsStatus::MpPayment),
                 (Some(_), None) => return Err(LpsStatus::NonMpPayment),
@@ -206,8 +251,16 @@ impl Model {
         if pay.shards.contains_key(&id) {
             return Err(LpsStatus::AttemptExists);
         }
-        let shard = Shard { amt, mpp, outcome: Outcome::InFlight };
-        self.pays.get_mut(&p).expect("exists").shards.insert(id, shard);
+        let shard = Shard {
+            amt,
+            mpp,
+            outcome: Outcome::InFlight,
+        };
+        self.pays
+            .get_mut(&p)
+            .expect("exists")
+            .shards
+            .insert(id, shard);
         Ok(())
     }
 
@@ -285,12 +338,15 @@ impl Model {
 
     /// The page a query returns: sequence numbers, ascending.
     fn query(&self, q: &Query) -> Vec<u64> {
-        let max = if q.max_payments == 0 { 100 } else { q.max_payments } as usize;
+        let max = if q.max_payments == 0 {
+            100
+        } else {
+            q.max_payments
+        } as usize;
         let in_window = |pay: &Pay| {
             let created = (DAY_S + pay.hour * 3600) * SECOND + 123;
             let after = q.creation_date_start == 0 || created >= q.creation_date_start * SECOND;
-            let before =
-                q.creation_date_end == 0 || created < (q.creation_date_end + 1) * SECOND;
+            let before = q.creation_date_end == 0 || created < (q.creation_date_end + 1) * SECOND;
             after && before
         };
         let mut seqs: Vec<u64> = self
@@ -340,7 +396,11 @@ fn summary(p: &Payment) -> (u64, PaymentStatus, PaymentState, Vec<(u64, u64, Out
 }
 
 fn model_summary(pay: &Pay) -> (u64, PaymentStatus, PaymentState, Vec<(u64, u64, Outcome)>) {
-    let shards = pay.shards.iter().map(|(id, s)| (*id, s.amt, s.outcome)).collect();
+    let shards = pay
+        .shards
+        .iter()
+        .map(|(id, s)| (*id, s.amt, s.outcome))
+        .collect();
     (pay.seq, pay.status(), pay.state(), shards)
 }
 
@@ -371,7 +431,11 @@ fn run(ops: &[Op]) -> std::result::Result<(), TestCaseError> {
                 got(store.register_attempt(&hash(p), attempt(id, amt, mpp_record(mpp)))),
                 model.register(p, id, amt, mpp),
             )),
-            Op::Settle { p, id, right_preimage } => {
+            Op::Settle {
+                p,
+                id,
+                right_preimage,
+            } => {
                 let (pre, _) = payment(p + 1 + u64::from(!right_preimage) * 100);
                 Some((
                     p,
@@ -408,26 +472,55 @@ fn run(ops: &[Op]) -> std::result::Result<(), TestCaseError> {
             }
         }
         match *op {
-            Op::Delete { p, failed_attempts_only } => {
+            Op::Delete {
+                p,
+                failed_attempts_only,
+            } => {
                 let expected = model.delete(p, failed_attempts_only).map(drop);
-                prop_assert_eq!(got(store.delete_payment(&hash(p), failed_attempts_only)), expected, "{}", ctx);
+                prop_assert_eq!(
+                    got(store.delete_payment(&hash(p), failed_attempts_only)),
+                    expected,
+                    "{}",
+                    ctx
+                );
             }
-            Op::DeleteAll { failed_only, failed_attempts_only } => {
+            Op::DeleteAll {
+                failed_only,
+                failed_attempts_only,
+            } => {
                 let expected = model.delete_all(failed_only, failed_attempts_only);
-                prop_assert_eq!(got(store.delete_payments(failed_only, failed_attempts_only)), Ok(expected), "{}", ctx);
+                prop_assert_eq!(
+                    got(store.delete_payments(failed_only, failed_attempts_only)),
+                    Ok(expected),
+                    "{}",
+                    ctx
+                );
             }
             Op::Fetch { p } => {
                 let fetched = got(store.fetch_payment(&hash(p)));
                 match (fetched, model.existing(p)) {
-                    (Ok(payment), Ok(pay)) => prop_assert_eq!(summary(&payment), model_summary(pay), "{}", ctx),
+                    (Ok(payment), Ok(pay)) => {
+                        prop_assert_eq!(summary(&payment), model_summary(pay), "{}", ctx)
+                    }
                     (Err(a), Err(b)) => prop_assert_eq!(a, b, "{}", ctx),
-                    (a, b) => prop_assert!(false, "{}: store {:?}, model {:?}", ctx, a.map(|_| ()), b.map(|_| ())),
+                    (a, b) => prop_assert!(
+                        false,
+                        "{}: store {:?}, model {:?}",
+                        ctx,
+                        a.map(|_| ()),
+                        b.map(|_| ())
+                    ),
                 }
             }
-            Op::Query { offset, max, reversed, incomplete, window } => {
-                let (start, end) = window.map_or((0, 0), |(a, b)| {
-                    (DAY_S + a * 3600, DAY_S + b * 3600)
-                });
+            Op::Query {
+                offset,
+                max,
+                reversed,
+                incomplete,
+                window,
+            } => {
+                let (start, end) =
+                    window.map_or((0, 0), |(a, b)| (DAY_S + a * 3600, DAY_S + b * 3600));
                 let q = Query {
                     index_offset: offset,
                     max_payments: max,
@@ -442,8 +535,14 @@ fn run(ops: &[Op]) -> std::result::Result<(), TestCaseError> {
                 let seqs: Vec<u64> = page.payments.iter().map(|p| p.sequence_num).collect();
                 let expected = model.query(&q);
                 prop_assert_eq!(&seqs, &expected, "{}", ctx);
-                prop_assert_eq!(page.first_index_offset, expected.first().copied().unwrap_or(0));
-                prop_assert_eq!(page.last_index_offset, expected.last().copied().unwrap_or(0));
+                prop_assert_eq!(
+                    page.first_index_offset,
+                    expected.first().copied().unwrap_or(0)
+                );
+                prop_assert_eq!(
+                    page.last_index_offset,
+                    expected.last().copied().unwrap_or(0)
+                );
                 prop_assert_eq!(page.total_count, model.counts().total);
             }
             Op::Reopen => {
@@ -453,8 +552,17 @@ fn run(ops: &[Op]) -> std::result::Result<(), TestCaseError> {
             }
             _ => {}
         }
-        // After every step: counts and the in-flight set agree with the model.
-        prop_assert_eq!(store.payment_counts().expect("counts"), model.counts(), "{}", ctx);
+        // After every step: every index is consistent, and counts and the in-flight set
+        // agree with the model.
+        store
+            .check_integrity()
+            .map_err(|e| TestCaseError::fail(format!("{ctx}: {e}")))?;
+        prop_assert_eq!(
+            store.payment_counts().expect("counts"),
+            model.counts(),
+            "{}",
+            ctx
+        );
         let inflight: BTreeSet<u64> = store
             .fetch_inflight_payments()
             .expect("inflight")

@@ -2,12 +2,14 @@
 
 mod assemble;
 mod commit;
+mod integrity;
 mod keys;
 mod ops;
 mod query;
 mod store;
 
 pub use commit::CommitStats;
+pub use integrity::IntegrityReport;
 pub use query::DEFAULT_MAX_PAYMENTS;
 pub use store::{
     Options, PaymentCounts, Query, QueryResponse, Store, DEFAULT_MAX_BATCH_SIZE, DELETE_CHUNK,

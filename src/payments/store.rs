@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::commit::{CommitStats, Committer, Op};
+use super::integrity::IntegrityReport;
 use super::{assemble, ops, query};
 use crate::backend::schema::{self, get_u64, KEY_EPOCH, META};
 use crate::backend::{self, Backend, RedbBackend, RedbConfig};
@@ -295,6 +296,12 @@ impl Store {
     ) -> Result<MissionControl> {
         self.check_open()?;
         MissionControl::open(self.backend.clone(), &self.namespaces, namespace, options)
+    }
+
+    /// Cross-checks every index and counter against the payment records in one snapshot;
+    /// `Corrupt` names the first violation. Reads the whole store.
+    pub fn check_integrity(&self) -> Result<IntegrityReport> {
+        self.read(super::integrity::check)
     }
 
     /// Commit counters: how well group commit coalesces.
