@@ -1,14 +1,31 @@
 # The project's commands. README names two: `make demo` and `make test`.
 CARGO ?= cargo
+CC ?= cc
 
-.PHONY: demo test lint unit bench clean
+.PHONY: demo test lint unit ctest ctest-asan ctest-valgrind header-check bench clean FORCE
 
-## The main job: the full payment life cycle on the embedded store (./demo.db).
-demo:
-	$(CARGO) run --release --example demo -- demo.db
+BUILD := build
+LIBDIR := target/release
+LIB := $(LIBDIR)/liblnpaystore.so
+HEADER := include/lnpaystore.h
+
+# C programs link the shared library and find it at run time through their rpath.
+C_WARN := -std=c99 -Wall -Wextra -Werror -pedantic
+C_LINK := -L$(LIBDIR) -llnpaystore -Wl,-rpath,$(CURDIR)/$(LIBDIR) -lpthread
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1
+PLAIN_FLAGS := -g -O2
+
+## The main job: the full payment life cycle on the embedded store (./demo.db), in C.
+DEMO_DB ?= demo.db
+demo: $(BUILD)/demo
+	$(BUILD)/demo $(DEMO_DB)
+
+$(BUILD)/demo: examples/demo.c $(HEADER) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(C_WARN) $(PLAIN_FLAGS) -Iinclude -o $@ examples/demo.c $(C_LINK)
 
 ## Every test, as CI runs it.
-test: lint unit
+test: lint unit ctest
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -17,6 +34,65 @@ lint:
 unit:
 	$(CARGO) test --all-targets
 
+## The release library (cargo decides whether anything needs rebuilding; the build also
+## regenerates $(HEADER)).
+$(LIB): FORCE
+	$(CARGO) build --release
+
+## The committed header must be what the build generates (CI fails on drift).
+header-check: $(LIB)
+	git diff --exit-code -- include/
+
+## C tests (tests/c): built with AddressSanitizer + UBSan and run; built without and run
+## under valgrind. Each run ends with a line "c-tests: N cases, M abuse cases, ...".
+CTEST_SRC := $(filter-out tests/c/outside.c,$(wildcard tests/c/*.c))
+CTEST_DEPS := $(CTEST_SRC) $(wildcard tests/c/*.h) $(HEADER) $(LIB)
+ASAN_BINS := $(BUILD)/c/asan/ctests $(BUILD)/c/asan/outside
+PLAIN_BINS := $(BUILD)/c/plain/ctests $(BUILD)/c/plain/outside
+
+# No suppressions: both runs end with every heap block freed (Rust runtime included).
+ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+VALGRIND := valgrind --leak-check=full --error-exitcode=1
+
+define run_asan
+	@echo "== C tests under AddressSanitizer + UBSan"
+	$(ASAN_ENV) $(BUILD)/c/asan/ctests
+	$(ASAN_ENV) $(BUILD)/c/asan/outside
+endef
+
+define run_valgrind
+	@echo "== C tests under valgrind"
+	$(VALGRIND) $(BUILD)/c/plain/ctests
+	$(VALGRIND) $(BUILD)/c/plain/outside
+endef
+
+ctest: header-check $(ASAN_BINS) $(PLAIN_BINS)
+	$(run_asan)
+	$(run_valgrind)
+
+ctest-asan: $(ASAN_BINS)
+	$(run_asan)
+
+ctest-valgrind: $(PLAIN_BINS)
+	$(run_valgrind)
+
+$(BUILD)/c/asan/ctests: $(CTEST_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(C_WARN) $(ASAN_FLAGS) -DLPS_EXPECT_ASAN=1 -Iinclude -o $@ $(CTEST_SRC) $(C_LINK)
+
+$(BUILD)/c/plain/ctests: $(CTEST_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(C_WARN) $(PLAIN_FLAGS) -DLPS_EXPECT_ASAN=0 -Iinclude -o $@ $(CTEST_SRC) $(C_LINK)
+
+# The outside program: only the header and API.md, strict C99.
+$(BUILD)/c/asan/outside: tests/c/outside.c $(HEADER) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(C_WARN) $(ASAN_FLAGS) -Iinclude -o $@ tests/c/outside.c $(C_LINK)
+
+$(BUILD)/c/plain/outside: tests/c/outside.c $(HEADER) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(C_WARN) $(PLAIN_FLAGS) -Iinclude -o $@ tests/c/outside.c $(C_LINK)
+
 ## Benchmarks (TARGETS.md); SCENARIO=lifecycle by default.
 SCENARIO ?= lifecycle
 bench:
@@ -24,4 +100,5 @@ bench:
 
 clean:
 	$(CARGO) clean
+	rm -rf $(BUILD)
 	rm -f demo.db

@@ -692,6 +692,13 @@ enum LpsStatus lps_payment_need_wait_attempts(const struct LpsPayment *payment, 
 enum LpsStatus lps_payment_allow_more_attempts(const struct LpsPayment *payment, bool *out);
 
 /*
+ The payment hash a preimage proves: SHA-256 of its 32 bytes, written to
+ `out_hash[32]` (an addition to API.md, so that C hosts need no SHA-256 of their own).
+ Thread-safe.
+ */
+enum LpsStatus lps_payment_hash(const uint8_t *preimage, uint8_t *out_hash);
+
+/*
  Reads one page; its cost depends on the page size, and a date window seeks an
  index of creation times. Free the response with `lps_query_response_free`.
  */
@@ -846,7 +853,7 @@ enum LpsStatus lps_delete_payment(struct LpsStore *store,
 /*
  Deletes every terminal payment (only FAILED ones if `failed_only`), or only their
  failed attempts, in bounded transactions; `deleted` (optional) receives how many
- payments were changed.
+ payments were deleted (0 when only attempts were deleted).
  */
 enum LpsStatus lps_delete_payments(struct LpsStore *store,
                                    bool failed_only,

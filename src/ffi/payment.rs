@@ -2,6 +2,8 @@
 //! and the router's decisions read from a payment.
 
 use std::ptr;
+
+use sha2::Digest;
 use std::sync::Arc;
 
 use super::arena::{self, Arena};
@@ -300,6 +302,19 @@ pub extern "C" fn lps_payment_allow_more_attempts(
         let out = Out::new(out, "out")?;
         let (status, state) = decision_inputs(payment)?;
         out.write(state.allow_more_attempts(status)?);
+        Ok(())
+    })
+}
+
+/// The payment hash a preimage proves: SHA-256 of its 32 bytes, written to
+/// `out_hash[32]` (an addition to API.md, so that C hosts need no SHA-256 of their own).
+/// Thread-safe.
+#[no_mangle]
+pub extern "C" fn lps_payment_hash(preimage: *const u8, out_hash: *mut u8) -> LpsStatus {
+    status("lps_payment_hash", || {
+        let out = Out::new(out_hash.cast::<[u8; 32]>(), "out_hash")?;
+        let preimage = handle::array::<32>(preimage, "preimage")?;
+        out.write(sha2::Sha256::digest(preimage).into());
         Ok(())
     })
 }

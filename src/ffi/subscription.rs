@@ -88,7 +88,10 @@ pub extern "C" fn lps_subscription_next(
 #[no_mangle]
 pub extern "C" fn lps_subscription_close(sub: *mut LpsSubscription) {
     let _ = guard("lps_subscription_close", || {
-        handle::borrow(sub, "sub")?.close();
+        // NULL is ignored like in the frees: no error for it.
+        if !sub.is_null() {
+            handle::borrow(sub, "sub")?.close();
+        }
         Ok(())
     });
 }

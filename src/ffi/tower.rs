@@ -46,8 +46,9 @@ pub extern "C" fn lps_init_payment(
 ) -> LpsStatus {
     status("lps_init_payment", || {
         update(store, std::ptr::null_mut(), |s| {
+            let hash = self::hash(hash)?;
             let info = view::creation_info(handle::input(info, "info")?)?;
-            s.init_payment(&self::hash(hash)?, info)
+            s.init_payment(&hash, info)
         })
     })
 }
@@ -63,8 +64,9 @@ pub extern "C" fn lps_register_attempt(
 ) -> LpsStatus {
     status("lps_register_attempt", || {
         update(store, out, |s| {
+            let hash = self::hash(hash)?;
             let attempt = view::attempt_info(handle::input(attempt, "attempt")?)?;
-            s.register_attempt(&self::hash(hash)?, attempt)
+            s.register_attempt(&hash, attempt)
         })
     })
 }
@@ -80,8 +82,9 @@ pub extern "C" fn lps_settle_attempt(
 ) -> LpsStatus {
     status("lps_settle_attempt", || {
         update(store, out, |s| {
+            let hash = self::hash(hash)?;
             let settle = view::settle_info(handle::input(settle, "settle")?);
-            s.settle_attempt(&self::hash(hash)?, attempt_id, settle)
+            s.settle_attempt(&hash, attempt_id, settle)
         })
     })
 }
@@ -97,8 +100,9 @@ pub extern "C" fn lps_fail_attempt(
 ) -> LpsStatus {
     status("lps_fail_attempt", || {
         update(store, out, |s| {
+            let hash = self::hash(hash)?;
             let fail = view::fail_info(handle::input(fail, "fail")?)?;
-            s.fail_attempt(&self::hash(hash)?, attempt_id, fail)
+            s.fail_attempt(&hash, attempt_id, fail)
         })
     })
 }
@@ -114,8 +118,9 @@ pub extern "C" fn lps_fail_payment(
 ) -> LpsStatus {
     status("lps_fail_payment", || {
         update(store, out, |s| {
+            let hash = self::hash(hash)?;
             let reason = FailureReason::try_from(reason)?;
-            s.fail_payment(&self::hash(hash)?, reason)
+            s.fail_payment(&hash, reason)
         })
     })
 }
@@ -179,7 +184,7 @@ pub extern "C" fn lps_delete_payment(
 
 /// Deletes every terminal payment (only FAILED ones if `failed_only`), or only their
 /// failed attempts, in bounded transactions; `deleted` (optional) receives how many
-/// payments were changed.
+/// payments were deleted (0 when only attempts were deleted).
 #[no_mangle]
 pub extern "C" fn lps_delete_payments(
     store: *mut LpsStore,
