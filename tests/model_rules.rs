@@ -828,7 +828,15 @@ fn shape_empty_route_is_invalid() {
         "empty route",
     );
     validate_attempt_shape(&attempt(1, plain(1_000, 1))).unwrap();
+    validate_attempt_shape(&attempt(1, plain(1_000, 0))).unwrap();
     validate_attempt_shape(&attempt(1, blinded(1_000, 1, 1_000))).unwrap();
+    // Delivering more than the route sends would mean negative fees.
+    let mut r = plain(1_000, 1);
+    r.total_amount_msat = 999;
+    assert_invalid(
+        validate_attempt_shape(&attempt(1, r)),
+        "total below receiver amount",
+    );
 }
 
 #[test]
@@ -864,7 +872,12 @@ fn shape_custom_record_types() {
 #[test]
 fn creation_info_custom_record_types() {
     validate_creation_info(&info(1_000)).unwrap();
-    validate_creation_info(&CreationInfo::default()).unwrap();
+    validate_creation_info(&info(1)).unwrap();
+    assert_invalid(validate_creation_info(&info(0)), "zero value");
+    assert_invalid(
+        validate_creation_info(&CreationInfo::default()),
+        "default (zero) value",
+    );
     for types in [&[0u64][..], &[65_535], &[5, 65_536], &[65_535, u64::MAX]] {
         let mut ci = info(1_000);
         ci.first_hop_custom_records = records(types);

@@ -225,3 +225,25 @@ fn no_lost_or_duplicated_events_under_concurrent_updates() {
         }
     }
 }
+
+/// Closing the store ends streams only after the events they already queued: a reader
+/// that was behind still learns every committed state.
+#[test]
+fn closing_the_store_delivers_queued_events_first() {
+    let (_dir, store) = temp_store();
+    let (pre, h) = payment(1);
+    store.init_payment(&h, creation(1000, 1)).unwrap();
+    let one = store.subscribe_payment(&h).unwrap();
+    let all = store.subscribe_all_payments().unwrap();
+    store.register_attempt(&h, attempt(1, 1000, None)).unwrap();
+    store.settle_attempt(&h, 1, settle(pre)).unwrap();
+    store.close().unwrap();
+    for sub in [&one, &all] {
+        let statuses: Vec<PaymentStatus> = std::iter::from_fn(|| sub.next(POLL).ok())
+            .map(|p| p.status)
+            .collect();
+        use PaymentStatus::*;
+        assert_eq!(statuses, vec![Initiated, InFlight, Succeeded]);
+        assert!(matches!(sub.next(WAIT), Err(Error::EndOfStream)));
+    }
+}

@@ -14,6 +14,10 @@ fn check_custom_records(what: &str, records: &CustomRecords) -> Result<()> {
 
 /// Checks a creation info's own fields, independent of the store.
 pub fn validate_creation_info(info: &CreationInfo) -> Result<()> {
+    // Nothing could ever be sent for it, and the router's decisions would be undefined.
+    if info.value_msat == 0 {
+        return Err(Error::invalid("payment value is 0 msat"));
+    }
     check_custom_records("first-hop custom records", &info.first_hop_custom_records)
 }
 
@@ -23,6 +27,14 @@ pub fn validate_attempt_shape(attempt: &AttemptInfo) -> Result<()> {
     let route = &attempt.route;
     if route.hops.is_empty() {
         return Err(Error::invalid("route has no hops"));
+    }
+    // A route cannot deliver more than it sends: its fees would be negative.
+    if route.total_amount_msat < route.receiver_amt() {
+        return Err(Error::invalid(format!(
+            "route total {} msat is below the {} msat it delivers",
+            route.total_amount_msat,
+            route.receiver_amt()
+        )));
     }
     check_custom_records(
         "first-hop wire custom records",

@@ -70,6 +70,16 @@ impl Queue {
         self.lock().closed = true;
         self.ready.notify_all();
     }
+
+    /// The store is closing: events already queued are still delivered, then the
+    /// stream ends.
+    fn finish(&self) {
+        let mut s = self.lock();
+        s.ended = true;
+        s.primed = true;
+        drop(s);
+        self.ready.notify_all();
+    }
 }
 
 #[derive(Default)]
@@ -162,15 +172,15 @@ impl Registry {
         self.count.fetch_sub(removed, Ordering::AcqRel);
     }
 
-    /// Ends every subscription (the store is closing).
+    /// Ends every subscription after the events it has queued (the store is closing).
     pub fn close_all(&self) {
         let mut subs = self.lock();
         for (_, q) in subs.all.drain(..) {
-            q.close();
+            q.finish();
         }
         for (_, list) in subs.by_hash.drain() {
             for (_, q) in list {
-                q.close();
+                q.finish();
             }
         }
         self.count.store(0, Ordering::Release);
