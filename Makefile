@@ -2,7 +2,7 @@
 CARGO ?= cargo
 CC ?= cc
 
-.PHONY: demo test lint unit ctest ctest-asan ctest-valgrind header-check bench clean FORCE
+.PHONY: demo test lint unit ctest ctest-asan ctest-valgrind header-check gotest gobench bench clean FORCE
 
 BUILD := build
 LIBDIR := target/release
@@ -25,7 +25,7 @@ $(BUILD)/demo: examples/demo.c $(HEADER) $(LIB)
 	$(CC) $(C_WARN) $(PLAIN_FLAGS) -Iinclude -o $@ examples/demo.c $(C_LINK)
 
 ## Every test, as CI runs it.
-test: lint unit ctest
+test: lint unit ctest gotest
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -92,6 +92,15 @@ $(BUILD)/c/asan/outside: tests/c/outside.c $(HEADER) $(LIB)
 $(BUILD)/c/plain/outside: tests/c/outside.c $(HEADER) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(C_WARN) $(PLAIN_FLAGS) -Iinclude -o $@ tests/c/outside.c $(C_LINK)
+
+## Go binding (bindings/go): gofmt, vet, -race, GOGC=1 + cgocheck, cgocheck2, and an
+## outside module (tests/go-consumer) importing it through a replace directive.
+gotest: $(LIB)
+	bindings/go/test.sh
+
+## Go life-cycle payments/s next to the Rust benchmark, one run.
+gobench: $(LIB)
+	bindings/go/bench.sh
 
 ## Benchmarks (TARGETS.md); SCENARIO=lifecycle by default.
 SCENARIO ?= lifecycle

@@ -617,7 +617,7 @@ void lps_mc_options_default(struct LpsMcOptions *out);
  starts its flusher. `LPS_STATUS_LOCKED` if the namespace is already open on this
  store. `opts` NULL means defaults.
  */
-enum LpsStatus lps_mc_open(struct LpsStore *store,
+LpsStatus lps_mc_open(struct LpsStore *store,
                            const char *ns,
                            const struct LpsMcOptions *opts,
                            struct LpsMissionControl **out);
@@ -626,36 +626,36 @@ enum LpsStatus lps_mc_open(struct LpsStore *store,
  Queues a result for the next flush; never waits for the disk. Negative times are
  `LPS_STATUS_INVALID_ARGUMENT`.
  */
-enum LpsStatus lps_mc_add_result(struct LpsMissionControl *mc, const struct LpsMcResult *result);
+LpsStatus lps_mc_add_result(struct LpsMissionControl *mc, const struct LpsMcResult *result);
 
 /*
  Stores what is queued now, in one transaction.
  */
-enum LpsStatus lps_mc_flush(struct LpsMissionControl *mc);
+LpsStatus lps_mc_flush(struct LpsMissionControl *mc);
 
 /*
  Every stored result in key order (queued results once flushed). Undecodable entries
  are deleted and counted in `corrupted_removed`. Free the list with
  `lps_mc_result_list_free`.
  */
-enum LpsStatus lps_mc_fetch_all(struct LpsMissionControl *mc, struct LpsMcResultList **out);
+LpsStatus lps_mc_fetch_all(struct LpsMissionControl *mc, struct LpsMcResultList **out);
 
 /*
  Removes every stored result of the namespace and drops what is queued.
  */
-enum LpsStatus lps_mc_clear(struct LpsMissionControl *mc);
+LpsStatus lps_mc_clear(struct LpsMissionControl *mc);
 
 /*
  Reads the handle's counters.
  */
-enum LpsStatus lps_mc_stats(struct LpsMissionControl *mc, struct LpsMcStats *out);
+LpsStatus lps_mc_stats(struct LpsMissionControl *mc, struct LpsMcStats *out);
 
 /*
  Stores what is queued, stops the flusher and frees the handle (also when that last
  flush fails: the status says why). NULL → `LPS_STATUS_OK`. Must not race with other
  calls on the handle.
  */
-enum LpsStatus lps_mc_close(struct LpsMissionControl *mc);
+LpsStatus lps_mc_close(struct LpsMissionControl *mc);
 
 /*
  Releases a result list. NULL is ignored.
@@ -683,26 +683,26 @@ bool lps_payment_terminated(const struct LpsPayment *payment);
  Whether the router must wait for in-flight attempts before deciding (lnd's
  `NeedWaitAttempts`). Inconsistent states give `LPS_STATUS_INTERNAL`.
  */
-enum LpsStatus lps_payment_need_wait_attempts(const struct LpsPayment *payment, bool *out);
+LpsStatus lps_payment_need_wait_attempts(const struct LpsPayment *payment, bool *out);
 
 /*
  Whether the router may register another attempt (lnd's `AllowMoreAttempts`).
  Inconsistent states give `LPS_STATUS_INTERNAL`.
  */
-enum LpsStatus lps_payment_allow_more_attempts(const struct LpsPayment *payment, bool *out);
+LpsStatus lps_payment_allow_more_attempts(const struct LpsPayment *payment, bool *out);
 
 /*
  The payment hash a preimage proves: SHA-256 of its 32 bytes, written to
  `out_hash[32]` (an addition to API.md, so that C hosts need no SHA-256 of their own).
  Thread-safe.
  */
-enum LpsStatus lps_payment_hash(const uint8_t *preimage, uint8_t *out_hash);
+LpsStatus lps_payment_hash(const uint8_t *preimage, uint8_t *out_hash);
 
 /*
  Reads one page; its cost depends on the page size, and a date window seeks an
  index of creation times. Free the response with `lps_query_response_free`.
  */
-enum LpsStatus lps_query_payments(struct LpsStore *store,
+LpsStatus lps_query_payments(struct LpsStore *store,
                                   const struct LpsQuery *query,
                                   struct LpsQueryResponse **out);
 
@@ -714,7 +714,7 @@ void lps_query_response_free(struct LpsQueryResponse *response);
 /*
  Payments per status and in total, in O(1).
  */
-enum LpsStatus lps_payment_counts(struct LpsStore *store, struct LpsPaymentCounts *out);
+LpsStatus lps_payment_counts(struct LpsStore *store, struct LpsPaymentCounts *out);
 
 /*
  Writes the default options. NULL is ignored (with `lps_last_error` set).
@@ -728,7 +728,7 @@ void lps_options_default(struct LpsOptions *out);
  `LPS_STATUS_VERSION` if a newer library wrote it; `LPS_STATUS_CORRUPT` if it is not
  a store.
  */
-enum LpsStatus lps_store_open(const char *path,
+LpsStatus lps_store_open(const char *path,
                               const struct LpsOptions *opts,
                               struct LpsStore **out);
 
@@ -736,7 +736,7 @@ enum LpsStatus lps_store_open(const char *path,
  Reclaims the file space that deletions freed. Other calls on the store wait
  meanwhile.
  */
-enum LpsStatus lps_store_compact(struct LpsStore *store);
+LpsStatus lps_store_compact(struct LpsStore *store);
 
 /*
  Finishes queued writes, ends subscriptions, stops every mission-control handle of
@@ -744,13 +744,13 @@ enum LpsStatus lps_store_compact(struct LpsStore *store);
  fails: the status then says why). NULL → `LPS_STATUS_OK`. Must not race with other
  calls on the store.
  */
-enum LpsStatus lps_store_close(struct LpsStore *store);
+LpsStatus lps_store_close(struct LpsStore *store);
 
 /*
  Streams one payment: its current state first, then one event per change, ending
  after the terminal state. `LPS_STATUS_PAYMENT_NOT_INITIATED` for an unknown hash.
  */
-enum LpsStatus lps_subscribe_payment(struct LpsStore *store,
+LpsStatus lps_subscribe_payment(struct LpsStore *store,
                                      const uint8_t *hash,
                                      struct LpsSubscription **out);
 
@@ -758,14 +758,14 @@ enum LpsStatus lps_subscribe_payment(struct LpsStore *store,
  Streams the current state of every non-terminal payment, then every change of every
  payment, until closed.
  */
-enum LpsStatus lps_subscribe_all_payments(struct LpsStore *store, struct LpsSubscription **out);
+LpsStatus lps_subscribe_all_payments(struct LpsStore *store, struct LpsSubscription **out);
 
 /*
  Waits up to `timeout_ms` (-1 = forever, 0 = poll) for the next event: OK with `*out`
  set (free with `lps_payment_free`), `LPS_STATUS_TIMEOUT`, or
  `LPS_STATUS_END_OF_STREAM` once the stream ended or was closed.
  */
-enum LpsStatus lps_subscription_next(struct LpsSubscription *sub,
+LpsStatus lps_subscription_next(struct LpsSubscription *sub,
                                      int32_t timeout_ms,
                                      struct LpsPayment **out);
 
@@ -784,7 +784,7 @@ void lps_subscription_free(struct LpsSubscription *sub);
  Records a new payment, or restarts a FAILED one. `LPS_STATUS_PAYMENT_EXISTS`,
  `_IN_FLIGHT` or `_ALREADY_PAID` when the hash is taken.
  */
-enum LpsStatus lps_init_payment(struct LpsStore *store,
+LpsStatus lps_init_payment(struct LpsStore *store,
                                 const uint8_t *hash,
                                 const struct LpsCreationInfo *info);
 
@@ -792,7 +792,7 @@ enum LpsStatus lps_init_payment(struct LpsStore *store,
  Records one HTLC attempt, validated against the payment (SPEC §1.3). `out`
  (optional) receives the new state, to be freed with `lps_payment_free`.
  */
-enum LpsStatus lps_register_attempt(struct LpsStore *store,
+LpsStatus lps_register_attempt(struct LpsStore *store,
                                     const uint8_t *hash,
                                     const struct LpsAttemptInfo *attempt,
                                     struct LpsPayment **out);
@@ -800,7 +800,7 @@ enum LpsStatus lps_register_attempt(struct LpsStore *store,
 /*
  Records an attempt's success; the preimage must hash to the attempt's hash.
  */
-enum LpsStatus lps_settle_attempt(struct LpsStore *store,
+LpsStatus lps_settle_attempt(struct LpsStore *store,
                                   const uint8_t *hash,
                                   uint64_t attempt_id,
                                   const struct LpsSettleInfo *settle,
@@ -809,7 +809,7 @@ enum LpsStatus lps_settle_attempt(struct LpsStore *store,
 /*
  Records an attempt's failure.
  */
-enum LpsStatus lps_fail_attempt(struct LpsStore *store,
+LpsStatus lps_fail_attempt(struct LpsStore *store,
                                 const uint8_t *hash,
                                 uint64_t attempt_id,
                                 const struct LpsFailInfo *fail,
@@ -819,7 +819,7 @@ enum LpsStatus lps_fail_attempt(struct LpsStore *store,
  Records that the router gave up (`reason` is an `LpsFailureReason`); allowed while
  attempts are still in flight.
  */
-enum LpsStatus lps_fail_payment(struct LpsStore *store,
+LpsStatus lps_fail_payment(struct LpsStore *store,
                                 const uint8_t *hash,
                                 uint8_t reason,
                                 struct LpsPayment **out);
@@ -827,7 +827,7 @@ enum LpsStatus lps_fail_payment(struct LpsStore *store,
 /*
  Reads one payment with all its attempts; free it with `lps_payment_free`.
  */
-enum LpsStatus lps_fetch_payment(struct LpsStore *store,
+LpsStatus lps_fetch_payment(struct LpsStore *store,
                                  const uint8_t *hash,
                                  struct LpsPayment **out);
 
@@ -835,18 +835,18 @@ enum LpsStatus lps_fetch_payment(struct LpsStore *store,
  Every INITIATED or IN_FLIGHT payment, to resume after a restart; its cost depends
  on their number only. Free the list with `lps_payment_list_free`.
  */
-enum LpsStatus lps_fetch_inflight_payments(struct LpsStore *store, struct LpsPaymentList **out);
+LpsStatus lps_fetch_inflight_payments(struct LpsStore *store, struct LpsPaymentList **out);
 
 /*
  Removes the failed attempts of a terminal payment.
  */
-enum LpsStatus lps_delete_failed_attempts(struct LpsStore *store, const uint8_t *hash);
+LpsStatus lps_delete_failed_attempts(struct LpsStore *store, const uint8_t *hash);
 
 /*
  Deletes a terminal payment, or only its failed attempts. A deleted SUCCEEDED hash
  stays `LPS_STATUS_ALREADY_PAID` for `lps_init_payment`.
  */
-enum LpsStatus lps_delete_payment(struct LpsStore *store,
+LpsStatus lps_delete_payment(struct LpsStore *store,
                                   const uint8_t *hash,
                                   bool failed_attempts_only);
 
@@ -855,7 +855,7 @@ enum LpsStatus lps_delete_payment(struct LpsStore *store,
  failed attempts, in bounded transactions; `deleted` (optional) receives how many
  payments were deleted (0 when only attempts were deleted).
  */
-enum LpsStatus lps_delete_payments(struct LpsStore *store,
+LpsStatus lps_delete_payments(struct LpsStore *store,
                                    bool failed_only,
                                    bool failed_attempts_only,
                                    uint64_t *deleted);

@@ -1,0 +1,134 @@
+package lnpaystore
+
+// #include <stdlib.h>
+// #include "lnpaystore.h"
+import "C"
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+	"unsafe"
+)
+
+// Options tune a store. The zero value means the library's defaults.
+type Options struct {
+	// MaxBatchSize caps how many operations share one commit; 0 = default (1000),
+	// 1 = no batching.
+	MaxBatchSize uint32
+	// MaxBatchDelay is how long the writer lingers for a fuller batch; 0 = no
+	// linger (a batch is whatever arrived during the previous commit). Whole
+	// microseconds, at most math.MaxUint32 of them.
+	MaxBatchDelay time.Duration
+	// CacheSizeBytes is the page cache; 0 = default (32 MiB).
+	CacheSizeBytes uint64
+	// NoSync skips fsync on commit: tests and benchmarks only.
+	NoSync bool
+}
+
+func (o *Options) c() (C.LpsOptions, error) {
+	var c C.LpsOptions
+	C.lps_options_default(&c)
+	if o.MaxBatchDelay < 0 {
+		return c, errInvalid("MaxBatchDelay %v is negative", o.MaxBatchDelay)
+	}
+	us := (o.MaxBatchDelay + time.Microsecond - 1) / time.Microsecond
+	if us > math.MaxUint32 {
+		return c, errInvalid("MaxBatchDelay %v is above %d µs", o.MaxBatchDelay, uint32(math.MaxUint32))
+	}
+	if o.MaxBatchSize != 0 {
+		c.max_batch_size = C.uint32_t(o.MaxBatchSize)
+	}
+	c.max_batch_delay_us = C.uint32_t(us)
+	if o.CacheSizeBytes != 0 {
+		c.cache_size_bytes = C.uint64_t(o.CacheSizeBytes)
+	}
+	c.no_sync = C.bool(o.NoSync)
+	return c, nil
+}
+
+// Store is an open payment store. It is safe for concurrent use by many goroutines.
+type Store struct {
+	// mu guards ptr: operations hold it shared, Close exclusively, because the C
+	// API forbids lps_store_close to race with any other call on the store.
+	mu   sync.RWMutex
+	ptr  *C.LpsStore
+	subs *subscriptions
+}
+
+// Version is the version of the linked library.
+func Version() string { return C.GoString(C.lps_version()) }
+
+// ABIVersion is the C ABI version of the linked library.
+func ABIVersion() uint32 { return uint32(C.lps_abi_version()) }
+
+// Open opens the store at path, creating the file if missing (its directory must
+// exist). opts nil means defaults. A file already open, in this or another process,
+// gives an error matching ErrLocked; a file that is not a store, ErrCorrupt; one
+// written by a newer library, ErrVersion.
+func Open(path string, opts *Options) (*Store, error) {
+	if got := ABIVersion(); got != C.LPS_ABI_VERSION {
+		return nil, fmt.Errorf("lnpaystore: library ABI version %d, binding built for %d", got, C.LPS_ABI_VERSION)
+	}
+	if strings.IndexByte(path, 0) >= 0 {
+		return nil, errInvalid("path contains a NUL byte")
+	}
+	var copts *C.LpsOptions
+	if opts != nil {
+		c, err := opts.c()
+		if err != nil {
+			return nil, err
+		}
+		copts = &c
+	}
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	var ptr *C.LpsStore
+	if err := call(func() C.LpsStatus { return C.lps_store_open(cpath, copts, &ptr) }); err != nil {
+		return nil, err
+	}
+	s := &Store{ptr: ptr, subs: newSubscriptions()}
+	// Safety net only: a Store must be closed explicitly to learn the final
+	// commit's outcome.
+	runtime.SetFinalizer(s, func(s *Store) { _ = s.Close() })
+	return s, nil
+}
+
+// do runs one C call on the open store, sharing the store with other calls.
+func (s *Store) do(f func(store *C.LpsStore) C.LpsStatus) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.ptr == nil {
+		return errClosed("store")
+	}
+	err := call(func() C.LpsStatus { return f(s.ptr) })
+	runtime.KeepAlive(s)
+	return err
+}
+
+// Close ends every subscription of the store, finishes queued writes and releases the
+// file. It waits for operations in progress. Closing twice is a no-op; any later
+// operation returns an error matching ErrClosed. The handle is released also when the
+// final commit fails; the error then says why.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ptr == nil {
+		return nil
+	}
+	runtime.SetFinalizer(s, nil)
+	s.subs.closeAll(errClosed("store"))
+	ptr := s.ptr
+	s.ptr = nil
+	err := call(func() C.LpsStatus { return C.lps_store_close(ptr) })
+	runtime.KeepAlive(s)
+	return err
+}
+
+// Compact reclaims the file space that deletions freed. Other calls wait meanwhile.
+func (s *Store) Compact() error {
+	return s.do(func(store *C.LpsStore) C.LpsStatus { return C.lps_store_compact(store) })
+}
