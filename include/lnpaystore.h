@@ -181,7 +181,8 @@ typedef struct LpsSubscription LpsSubscription;
 typedef struct LpsMcOptions {
   /*
    Most results kept, the oldest (by time of reply) evicted first; 0 = unlimited;
-   `lps_mc_options_default` gives 1000.
+   `lps_mc_options_default` gives 1000. Opening with a lower limit than the
+   namespace holds evicts the oldest at once.
    */
   uint32_t max_records;
   /*
@@ -238,7 +239,8 @@ typedef struct LpsMcResult {
   int64_t time_reply_ns;
   struct LpsMcRoute route;
   /*
-   true: no failure record (the failure fields are ignored).
+   true: no failure record (the failure fields are ignored). Note that a zeroed
+   struct is a failure (with neither source index nor message).
    */
   bool success;
   bool has_failure_source_index;
@@ -271,7 +273,7 @@ typedef struct LpsMcStats {
    */
   uint64_t stored;
   /*
-   Transactions committed by the flusher.
+   Transactions committed by flushes (the flusher's, lps_mc_flush and close).
    */
   uint64_t flushes;
   /*
@@ -279,7 +281,8 @@ typedef struct LpsMcStats {
    */
   uint64_t wakeups;
   /*
-   Results removed to respect max_records.
+   Results removed to respect max_records (also queued ones older than everything
+   kept, never written, and the trim when a namespace is opened with a lower limit).
    */
   uint64_t evicted;
   /*

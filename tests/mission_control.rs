@@ -364,3 +364,18 @@ fn concurrent_producers_lose_nothing() {
     assert_eq!(mc.fetch_all().unwrap().len(), 2000);
     assert_eq!(mc.stats().unwrap().stored, 2000);
 }
+
+#[test]
+fn reopening_with_a_lower_limit_trims_at_once() {
+    let (_dir, path) = temp();
+    let store = open(&path);
+    let mc = store.open_mission_control("default", manual(0)).unwrap();
+    for n in 1..=10 {
+        mc.add_result(mc_result(n)).unwrap();
+    }
+    mc.close().unwrap();
+    let mc = store.open_mission_control("default", manual(3)).unwrap();
+    assert_eq!(ids(&mc.fetch_all().unwrap()), vec![8, 9, 10]);
+    let stats = mc.stats().unwrap();
+    assert_eq!((stats.stored, stats.evicted), (3, 7));
+}

@@ -8,9 +8,9 @@
 //
 // # Ownership
 //
-// [Store] and [Subscription] own a C handle each. Close them when done: Close is
-// idempotent, a finalizer closes a forgotten Store as a safety net only, and any use
-// after Close returns an error matching [ErrClosed]. Every other value of this package
+// [Store], [Subscription] and [MissionControl] own a C handle each. Close them when
+// done: Close is idempotent, a finalizer closes a forgotten Store or MissionControl as
+// a safety net only, and any use after Close returns an error matching [ErrClosed]. Every other value of this package
 // ([Payment], [QueryResponse], ...) is an ordinary Go value copied out of the library;
 // it holds no C memory.
 //

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,6 +97,8 @@ func TestEverySentinelIsReachable(t *testing.T) {
 	_, err := Open(filepath.Join(dir, "a\x00b.db"), nil)
 	expect(err, ErrInvalidArgument)
 	_, err = Open(filepath.Join(dir, "x.db"), &Options{MaxBatchDelay: -time.Second})
+	expect(err, ErrInvalidArgument)
+	_, err = Open(filepath.Join(dir, "x.db"), &Options{MaxBatchDelay: math.MaxInt64})
 	expect(err, ErrInvalidArgument)
 
 	// Files.

@@ -275,3 +275,94 @@ func ExampleStore_FetchInFlightPayments() {
 	// IN_FLIGHT 7000 attempts in flight: 1
 	// SUCCEEDED
 }
+
+// Mission control: record the outcome of each attempt, read the history back on start-up.
+func ExampleMissionControl() {
+	dir, err := os.MkdirTemp("", "lnpaystore-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "payments.db")
+
+	store, err := lnpaystore.Open(path, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	// "" is the "default" namespace; nil options keep the newest 1000 results and
+	// store the queue once a second.
+	mc, err := store.OpenMissionControl("", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	route := lnpaystore.McRoute{
+		SourcePubKey: lnpaystore.PubKey{2, 0xaa},
+		TotalAmount:  10_010,
+		Hops: []lnpaystore.McHop{
+			{ChannelID: 1, PubKey: lnpaystore.PubKey{2, 0xbb}, AmtToForward: 10_000},
+			{ChannelID: 2, PubKey: lnpaystore.PubKey{3, 0xcc}, AmtToForward: 10_000},
+		},
+	}
+	sent := time.Unix(1_700_000_000, 0)
+	failedAt := uint8(1)
+	results := []lnpaystore.McResult{
+		// The second hop failed (the encoded wire message would go in Message)...
+		{ID: 1, TimeForwarded: sent, TimeReply: sent.Add(time.Second), Route: route,
+			Failure: &lnpaystore.McFailure{SourceIndex: &failedAt, Message: []byte{0x10, 0x07}}},
+		// ...a retry succeeded (Failure nil).
+		{ID: 2, TimeForwarded: sent.Add(2 * time.Second), TimeReply: sent.Add(3 * time.Second), Route: route},
+	}
+	for i := range results {
+		// AddResult only queues: it never waits for the disk.
+		if err := mc.AddResult(&results[i]); err != nil {
+			log.Fatal(err)
+		}
+	}
+	// Flush stores the queue now, in one transaction.
+	if err := mc.Flush(); err != nil {
+		log.Fatal(err)
+	}
+	stats, err := mc.Stats()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("queued:", stats.Queued, "stored:", stats.Stored, "transactions:", stats.Flushes)
+
+	// Closing also stores what is queued (so does closing the store).
+	if err := mc.Close(); err != nil {
+		log.Fatal(err)
+	}
+	if err := store.Close(); err != nil {
+		log.Fatal(err)
+	}
+
+	// After a restart: the history, oldest reply first.
+	store, err = lnpaystore.Open(path, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+	mc, err = store.OpenMissionControl("", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer mc.Close()
+	history, err := mc.FetchAll()
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, r := range history {
+		if r.Failure == nil {
+			fmt.Println("attempt", r.ID, "succeeded")
+		} else {
+			fmt.Println("attempt", r.ID, "failed at hop", *r.Failure.SourceIndex)
+		}
+	}
+	_, err = store.OpenMissionControl("default", nil)
+	fmt.Println("open twice:", errors.Is(err, lnpaystore.ErrLocked))
+	// Output:
+	// queued: 0 stored: 2 transactions: 1
+	// attempt 1 failed at hop 1
+	// attempt 2 succeeded
+	// open twice: true
+}

@@ -35,10 +35,11 @@ func (o *Options) c() (C.LpsOptions, error) {
 	if o.MaxBatchDelay < 0 {
 		return c, errInvalid("MaxBatchDelay %v is negative", o.MaxBatchDelay)
 	}
-	us := (o.MaxBatchDelay + time.Microsecond - 1) / time.Microsecond
-	if us > math.MaxUint32 {
+	// Compare before rounding up: the rounding addition would overflow near MaxInt64.
+	if o.MaxBatchDelay > math.MaxUint32*time.Microsecond {
 		return c, errInvalid("MaxBatchDelay %v is above %d µs", o.MaxBatchDelay, uint32(math.MaxUint32))
 	}
+	us := (o.MaxBatchDelay + time.Microsecond - 1) / time.Microsecond
 	if o.MaxBatchSize != 0 {
 		c.max_batch_size = C.uint32_t(o.MaxBatchSize)
 	}
@@ -109,8 +110,10 @@ func (s *Store) do(f func(store *C.LpsStore) C.LpsStatus) error {
 	return err
 }
 
-// Close ends every subscription of the store, finishes queued writes and releases the
-// file. It waits for operations in progress. Closing twice is a no-op; any later
+// Close ends every subscription of the store, closes its mission-control namespaces
+// (storing what they queued), finishes queued writes and releases the file. It waits
+// for operations in progress, also those on its MissionControl handles; these then
+// return errors matching ErrClosed, and their Close only releases them. Closing twice is a no-op; any later
 // operation returns an error matching ErrClosed. The handle is released also when the
 // final commit fails; the error then says why.
 func (s *Store) Close() error {

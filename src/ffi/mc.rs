@@ -32,7 +32,8 @@ impl Castable for LpsMissionControl {
 #[repr(C)]
 pub struct LpsMcOptions {
     /// Most results kept, the oldest (by time of reply) evicted first; 0 = unlimited;
-    /// `lps_mc_options_default` gives 1000.
+    /// `lps_mc_options_default` gives 1000. Opening with a lower limit than the
+    /// namespace holds evicts the oldest at once.
     pub max_records: u32,
     /// How long results stay queued before one transaction stores them; 0 = default
     /// (1000).
@@ -68,7 +69,8 @@ pub struct LpsMcResult {
     /// Unix nanoseconds (≥ 0); results are keyed and ordered by it.
     pub time_reply_ns: i64,
     pub route: LpsMcRoute,
-    /// true: no failure record (the failure fields are ignored).
+    /// true: no failure record (the failure fields are ignored). Note that a zeroed
+    /// struct is a failure (with neither source index nor message).
     pub success: bool,
     pub has_failure_source_index: bool,
     pub failure_source_index: u8,
@@ -101,11 +103,12 @@ pub struct LpsMcStats {
     pub queued: u64,
     /// Results in the store now.
     pub stored: u64,
-    /// Transactions committed by the flusher.
+    /// Transactions committed by flushes (the flusher's, lps_mc_flush and close).
     pub flushes: u64,
     /// Times the flusher thread woke up (0 while idle).
     pub wakeups: u64,
-    /// Results removed to respect max_records.
+    /// Results removed to respect max_records (also queued ones older than everything
+    /// kept, never written, and the trim when a namespace is opened with a lower limit).
     pub evicted: u64,
     /// Undecodable entries deleted.
     pub corrupted_removed: u64,

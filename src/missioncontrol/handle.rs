@@ -44,11 +44,12 @@ pub struct McStats {
     pub queued: u64,
     /// Results in the store now.
     pub stored: u64,
-    /// Transactions committed by flushes.
+    /// Transactions committed by flushes (the flusher's, `flush` and `close`).
     pub flushes: u64,
     /// Times the flusher thread woke up.
     pub wakeups: u64,
-    /// Results removed (or never written) to respect `max_records`.
+    /// Results removed to respect `max_records` (including queued ones older than
+    /// everything kept, which are never written, and the trim at open).
     pub evicted: u64,
     /// Undecodable entries deleted.
     pub corrupted_removed: u64,
@@ -187,8 +188,14 @@ impl MissionControl {
     ) -> Result<MissionControl> {
         let rows = RowKeys::new(name)?;
         let shared = namespaces.claim(name, || {
-            let (persisted, removed) = Persisted::load(backend.as_ref(), rows)?;
+            let (mut persisted, removed) = Persisted::load(backend.as_ref(), rows)?;
+            // A namespace reopened with a lower limit is trimmed now, not at the next flush.
+            let trim = persisted.diff(&[], options.max_records);
+            persisted.apply(backend.as_ref(), &trim)?;
             let counters = Counters::default();
+            counters
+                .evicted
+                .store(trim.evict.len() as u64, Ordering::Relaxed);
             counters.stored.store(persisted.len(), Ordering::Relaxed);
             counters.corrupted_removed.store(removed, Ordering::Relaxed);
             let shared = Arc::new(Shared {
