@@ -2,7 +2,7 @@
 CARGO ?= cargo
 CC ?= cc
 
-.PHONY: demo test lint unit ctest ctest-asan ctest-valgrind header-check gotest gobench bench clean FORCE
+.PHONY: demo test lint unit ctest ctest-asan ctest-valgrind header-check gotest gobench pytest bench clean FORCE
 
 BUILD := build
 LIBDIR := target/release
@@ -25,7 +25,7 @@ $(BUILD)/demo: examples/demo.c $(HEADER) $(LIB)
 	$(CC) $(C_WARN) $(PLAIN_FLAGS) -Iinclude -o $@ examples/demo.c $(C_LINK)
 
 ## Every test, as CI runs it.
-test: lint unit ctest gotest
+test: lint unit ctest gotest pytest
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -97,6 +97,10 @@ $(BUILD)/c/plain/outside: tests/c/outside.c $(HEADER) $(LIB)
 ## outside module (tests/go-consumer) importing it through a replace directive.
 gotest: $(LIB)
 	bindings/go/test.sh
+
+## Python binding and CLI (bindings/python): ruff, mypy --strict, pytest, in ./.venv.
+pytest: $(LIB)
+	bindings/python/test.sh
 
 ## Go life-cycle payments/s next to the Rust benchmark, one run.
 gobench: $(LIB)

@@ -846,7 +846,7 @@ LpsStatus lps_fetch_inflight_payments(struct LpsStore *store, struct LpsPaymentL
 LpsStatus lps_delete_failed_attempts(struct LpsStore *store, const uint8_t *hash);
 
 /*
- Deletes a terminal payment, or only its failed attempts. A deleted SUCCEEDED hash
+ Deletes a payment that is not IN_FLIGHT, or only its failed attempts. A deleted SUCCEEDED hash
  stays `LPS_STATUS_ALREADY_PAID` for `lps_init_payment`.
  */
 LpsStatus lps_delete_payment(struct LpsStore *store,
@@ -854,9 +854,10 @@ LpsStatus lps_delete_payment(struct LpsStore *store,
                                   bool failed_attempts_only);
 
 /*
- Deletes every terminal payment (only FAILED ones if `failed_only`), or only their
- failed attempts, in bounded transactions; `deleted` (optional) receives how many
- payments were deleted (0 when only attempts were deleted).
+ Deletes every payment that is not IN_FLIGHT (INITIATED, SUCCEEDED and FAILED, as in
+ lnd; only FAILED ones if `failed_only`), or only their failed attempts, in bounded
+ transactions; `deleted` (optional) receives how many payments were deleted (0 when
+ only attempts were deleted).
  */
 LpsStatus lps_delete_payments(struct LpsStore *store,
                                    bool failed_only,

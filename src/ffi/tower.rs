@@ -168,7 +168,7 @@ pub extern "C" fn lps_delete_failed_attempts(store: *mut LpsStore, hash: *const 
     })
 }
 
-/// Deletes a terminal payment, or only its failed attempts. A deleted SUCCEEDED hash
+/// Deletes a payment that is not IN_FLIGHT, or only its failed attempts. A deleted SUCCEEDED hash
 /// stays `LPS_STATUS_ALREADY_PAID` for `lps_init_payment`.
 #[no_mangle]
 pub extern "C" fn lps_delete_payment(
@@ -182,9 +182,10 @@ pub extern "C" fn lps_delete_payment(
     })
 }
 
-/// Deletes every terminal payment (only FAILED ones if `failed_only`), or only their
-/// failed attempts, in bounded transactions; `deleted` (optional) receives how many
-/// payments were deleted (0 when only attempts were deleted).
+/// Deletes every payment that is not IN_FLIGHT (INITIATED, SUCCEEDED and FAILED, as in
+/// lnd; only FAILED ones if `failed_only`), or only their failed attempts, in bounded
+/// transactions; `deleted` (optional) receives how many payments were deleted (0 when
+/// only attempts were deleted).
 #[no_mangle]
 pub extern "C" fn lps_delete_payments(
     store: *mut LpsStore,

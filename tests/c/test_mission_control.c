@@ -229,8 +229,95 @@ static void mission_control_after_store_close(void) {
     h_env_close(&e);
 }
 
+/* Adds results id first..last (replied at id seconds) to `mc`. */
+static void add_range(const char *name, LpsMissionControl *mc, uint64_t first, uint64_t last) {
+    uint64_t id;
+    mc_result m;
+    for (id = first; id <= last; id++) {
+        mc_result_make(&m, id, (int64_t)id * 1000000000, -1);
+        CHECK_OK(name, lps_mc_add_result(mc, &m.r));
+    }
+}
+
+/* The ids stored, oldest first, must be exactly first..last. */
+static void expect_ids(const char *name, LpsMissionControl *mc, uint64_t first, uint64_t last) {
+    LpsMcResultList *list = NULL;
+    size_t i;
+    if (!CHECK_OK(name, lps_mc_fetch_all(mc, &list)) || !list)
+        return;
+    if (CHECK_U64(name, list->len, last - first + 1))
+        for (i = 0; i < list->len; i++)
+            CHECK_U64(name, list->results[i].id, first + i);
+    lps_mc_result_list_free(list);
+}
+
+/* Duplicates, eviction across flushes and a restart, a lowered limit, the flush
+ * interval, and an idle flusher that never wakes. */
+static void mission_control_flushing(void) {
+    h_env e;
+    LpsMcOptions o;
+    LpsMissionControl *mc = NULL, *timed = NULL;
+    LpsMcStats s;
+    int64_t start;
+
+    ENV_OPEN(&e);
+    lps_mc_options_default(&o);
+    o.max_records = 10;
+    o.flush_interval_ms = 600000;
+    if (!CHECK_OK("flushing: open", lps_mc_open(e.store, "evict", &o, &mc))) {
+        h_env_close(&e);
+        return;
+    }
+    add_range("flushing: add", mc, 1, 7);
+    add_range("flushing: duplicates", mc, 5, 7);
+    CHECK_OK("flushing: flush", lps_mc_flush(mc));
+    expect_ids("flushing: duplicates stored once", mc, 1, 7);
+    add_range("flushing: add more", mc, 8, 14);
+    CHECK_OK("flushing: flush again", lps_mc_flush(mc));
+    expect_ids("flushing: the newest 10 kept", mc, 5, 14);
+    s = stats("flushing: stats", mc);
+    CHECK_U64("flushing: stored", s.stored, 10);
+    CHECK_U64("flushing: evicted", s.evicted, 4);
+    CHECK_OK("flushing: close", lps_mc_close(mc));
+    mc = NULL;
+    if (CHECK("flushing: restart", h_env_reopen(&e))) {
+        o.max_records = 4; /* a lower limit trims at once */
+        if (CHECK_OK("flushing: reopen", lps_mc_open(e.store, "evict", &o, &mc))) {
+            expect_ids("flushing: trimmed to the newest 4", mc, 11, 14);
+            add_range("flushing: add after restart", mc, 15, 16);
+            CHECK_OK("flushing: flush after restart", lps_mc_flush(mc));
+            expect_ids("flushing: still the newest 4", mc, 13, 16);
+            CHECK_OK("flushing: close after restart", lps_mc_close(mc));
+        }
+    }
+
+    /* A 300 ms interval: nothing stored right away, everything within seconds. */
+    o.max_records = 0;
+    o.flush_interval_ms = 300;
+    if (e.store && CHECK_OK("interval: open", lps_mc_open(e.store, "timed", &o, &timed))) {
+        h_sleep_ms(1500);
+        CHECK_U64("idle: no wake-ups", stats("idle: stats", timed).wakeups, 0);
+        start = h_now_ms();
+        add_range("interval: add", timed, 1, 5);
+        s = stats("interval: stats", timed);
+        if (h_now_ms() - start < 150)
+            CHECK_U64("interval: nothing stored yet", s.stored, 0);
+        while (stats("interval: poll", timed).stored < 5 && h_now_ms() - start < 10000)
+            h_sleep_ms(20);
+        CHECK("interval: not before the interval", h_now_ms() - start >= 300);
+        s = stats("interval: stored", timed);
+        CHECK_U64("interval: all stored", s.stored, 5);
+        CHECK_U64("interval: one flush", s.flushes, 1);
+        h_sleep_ms(1000);
+        CHECK_U64("idle again: no more wake-ups", stats("idle again", timed).wakeups, s.wakeups);
+        CHECK_OK("interval: close", lps_mc_close(timed));
+    }
+    h_env_close(&e);
+}
+
 static const h_case cases[] = {
     {"mission_control_basics", mission_control_basics},
+    {"mission_control_flushing", mission_control_flushing},
     {"mission_control_after_store_close", mission_control_after_store_close},
 };
 

@@ -1,0 +1,194 @@
+"""lnpaystore: a crash-safe store for a Lightning node's outgoing payments.
+
+Python binding (ctypes) of the C library ``liblnpaystore``. The library is found
+through ``$LNPAYSTORE_LIB``, a copy shipped in this package, or a repository's
+``target/release`` (see :func:`library_path`), and loaded on first use::
+
+    from lnpaystore import Store, CreationInfo
+
+    with Store.open("payments.db") as store:
+        store.init_payment(hash, CreationInfo(value_msat=100_000))
+        for payment in store.iter_payments():
+            print(payment.sequence_num, payment.hash, payment.status.name)
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+from . import _convert, _ffi, model
+from .errors import (
+    AlreadyPaid,
+    ArgumentError,
+    AttemptAlreadyFailed,
+    AttemptAlreadySettled,
+    AttemptExists,
+    AttemptNotFound,
+    BlindedMissingTotalAmount,
+    BlindedTotalAmountMismatch,
+    Closed,
+    Corrupt,
+    EndOfStream,
+    Internal,
+    InvalidArgument,
+    Io,
+    LibraryError,
+    LnpaystoreError,
+    Locked,
+    MixedBlindedAndNonBlinded,
+    MpPayment,
+    MppPaymentAddrMismatch,
+    MppRecordInBlindedPayment,
+    MppTotalAmountMismatch,
+    NonMpPayment,
+    NullArgument,
+    PaymentAlreadyFailed,
+    PaymentAlreadySucceeded,
+    PaymentError,
+    PaymentExists,
+    PaymentInFlight,
+    PaymentNotInitiated,
+    PaymentPendingFailed,
+    PaymentPendingSettled,
+    PreimageMismatch,
+    SentExceedsTotal,
+    StorageError,
+    Timeout,
+    ValueExceedsAmt,
+    ValueMismatch,
+    Version,
+    VersionMismatch,
+)
+from .model import (
+    Amp,
+    AttemptInfo,
+    CreationInfo,
+    FailInfo,
+    FailureReason,
+    Hash,
+    HashLike,
+    HexBytes,
+    Hop,
+    HtlcAttempt,
+    HtlcFailReason,
+    Mpp,
+    Payment,
+    PaymentCounts,
+    PaymentState,
+    PaymentStatus,
+    PubKey,
+    QueryResponse,
+    Route,
+    SettleInfo,
+    to_json,
+)
+from .store import Store, Subscription
+
+__version__ = "0.1.0"
+
+#: The C ABI version this package was written for.
+ABI_VERSION = _ffi.ABI_VERSION
+
+
+def library_version() -> str:
+    """The version of the loaded C library (its crate version)."""
+    raw: bytes = _ffi.lib().lps_version()
+    return raw.decode()
+
+
+def abi_version() -> int:
+    """The ABI version of the loaded C library (checked equal to ``ABI_VERSION``)."""
+    return int(_ffi.lib().lps_abi_version())
+
+
+def library_path() -> str:
+    """The path of the loaded C library (loading it if needed)."""
+    return str(_ffi.library_path())
+
+
+def payment_hash(preimage: HashLike) -> Hash:
+    """The payment hash a preimage proves (SHA-256, computed by the library)."""
+    keep: list[object] = []
+    buf = _convert.hash_buffer(model.to_hash(preimage, "preimage"), keep)
+    out = (ctypes.c_uint8 * 32)()
+    _ffi.lib().lps_payment_hash(buf, out)
+    return Hash(bytes(out))
+
+
+def status_name(code: int) -> str:
+    """The library's name for a status number (``"LPS_STATUS_UNKNOWN"`` if none)."""
+    raw: bytes = _ffi.lib().lps_status_name(code)
+    return raw.decode()
+
+
+__all__ = [
+    "ABI_VERSION",
+    "AlreadyPaid",
+    "Amp",
+    "ArgumentError",
+    "AttemptAlreadyFailed",
+    "AttemptAlreadySettled",
+    "AttemptExists",
+    "AttemptInfo",
+    "AttemptNotFound",
+    "BlindedMissingTotalAmount",
+    "BlindedTotalAmountMismatch",
+    "Closed",
+    "Corrupt",
+    "CreationInfo",
+    "EndOfStream",
+    "FailInfo",
+    "FailureReason",
+    "Hash",
+    "HashLike",
+    "HexBytes",
+    "Hop",
+    "HtlcAttempt",
+    "HtlcFailReason",
+    "Internal",
+    "InvalidArgument",
+    "Io",
+    "LibraryError",
+    "LnpaystoreError",
+    "Locked",
+    "MixedBlindedAndNonBlinded",
+    "MpPayment",
+    "Mpp",
+    "MppPaymentAddrMismatch",
+    "MppRecordInBlindedPayment",
+    "MppTotalAmountMismatch",
+    "NonMpPayment",
+    "NullArgument",
+    "Payment",
+    "PaymentAlreadyFailed",
+    "PaymentAlreadySucceeded",
+    "PaymentCounts",
+    "PaymentError",
+    "PaymentExists",
+    "PaymentInFlight",
+    "PaymentNotInitiated",
+    "PaymentPendingFailed",
+    "PaymentPendingSettled",
+    "PaymentState",
+    "PaymentStatus",
+    "PreimageMismatch",
+    "PubKey",
+    "QueryResponse",
+    "Route",
+    "SentExceedsTotal",
+    "SettleInfo",
+    "StorageError",
+    "Store",
+    "Subscription",
+    "Timeout",
+    "ValueExceedsAmt",
+    "ValueMismatch",
+    "Version",
+    "VersionMismatch",
+    "abi_version",
+    "library_path",
+    "library_version",
+    "payment_hash",
+    "status_name",
+    "to_json",
+]

@@ -1,0 +1,128 @@
+"""What every command shares: exit codes, errors, the context and opening the store."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+from ..errors import (
+    Corrupt,
+    LibraryError,
+    LnpaystoreError,
+    Locked,
+    PaymentNotInitiated,
+    Version,
+)
+from ..store import Store
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_NO_STORE = 3
+EXIT_LOCKED = 4
+EXIT_VERSION = 5
+EXIT_CORRUPT = 6
+EXIT_NOT_FOUND = 7
+EXIT_UNAVAILABLE = 8
+EXIT_ABORTED = 9
+EXIT_INTERRUPTED = 130
+
+EXIT_CODES_HELP = """\
+exit codes:
+  0  success                       5  newer schema version (upgrade lnpaystore)
+  1  other error                   6  corrupt file, or not a store
+  2  usage error                   7  no payment with that hash
+  3  store file does not exist     8  command not available yet
+  4  store locked (node running?)  9  aborted at the confirmation prompt
+"""
+
+ENV_DB = "LNPAYSTORE_DB"
+
+
+class CliError(Exception):
+    """Ends the command with a message on stderr and an exit code."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Context:
+    """What a command needs: its arguments, streams, and the store (opened lazily)."""
+
+    def __init__(self, args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> None:
+        self.args = args
+        self.out = stdout
+        self.err = stderr
+        self.json: bool = bool(getattr(args, "json", False))
+        self._store: Store | None = None
+
+    @property
+    def db(self) -> str:
+        db: str | None = self.args.db
+        if not db:
+            raise CliError(EXIT_USAGE, f"--db PATH is required (or set ${ENV_DB})")
+        return db
+
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.db)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            store, self._store = self._store, None
+            store.close()
+
+    def confirm(self, question: str) -> None:
+        """Asks on stderr, reads stdin; anything but yes aborts (``--yes`` skips)."""
+        if getattr(self.args, "yes", False):
+            return
+        self.err.write(f"{question} [y/N] ")
+        self.err.flush()
+        answer = sys.stdin.readline()
+        if answer.strip().lower() not in ("y", "yes"):
+            raise CliError(EXIT_ABORTED, "aborted; nothing was changed")
+
+
+def open_store(path: str) -> Store:
+    """Opens an existing store for the tool, with an exit code for each way it can be
+    unusable. Never creates a store (the library would, for a missing or empty file)."""
+    p = Path(path)
+    if not p.exists():
+        raise CliError(EXIT_NO_STORE, f"{path}: no such file (an existing store is needed)")
+    if p.is_dir():
+        raise CliError(EXIT_ERROR, f"{path}: is a directory, not a store file")
+    if p.stat().st_size == 0:
+        raise CliError(EXIT_CORRUPT, f"{path}: empty file, not a store")
+    return Store.open(path)
+
+
+def library_error(e: LnpaystoreError, db: str | None) -> CliError:
+    """The exit code and message for a library error."""
+    where = f"{db}: " if db else ""
+    if isinstance(e, LibraryError):
+        return CliError(EXIT_ERROR, str(e))
+    if isinstance(e, Locked):
+        return CliError(
+            EXIT_LOCKED,
+            f"{where}the store is locked: another process has it open (is the node "
+            f"running?). Stop it, then run this command again.",
+        )
+    if isinstance(e, Version):
+        return CliError(
+            EXIT_VERSION,
+            f"{where}written by a newer lnpaystore; upgrade this tool to read it ({e})",
+        )
+    if isinstance(e, Corrupt):
+        return CliError(EXIT_CORRUPT, f"{where}corrupt file or not a store ({e})")
+    if isinstance(e, PaymentNotInitiated):
+        return CliError(EXIT_NOT_FOUND, f"{where}no payment with that hash")
+    return CliError(EXIT_ERROR, f"{where}{e}")
+
+
+Command = Callable[[Context], None]

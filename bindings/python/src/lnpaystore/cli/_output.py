@@ -1,0 +1,304 @@
+"""Rendering for the command-line tool: tables, payment details, JSON and CSV rows, and
+the progress bar."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import IO, Any
+
+from ..model import HtlcAttempt, Payment, Route, to_json
+
+# -- plain values -----------------------------------------------------------------------
+
+
+def fmt_time(t: datetime | None, *, precise: bool = False) -> str:
+    if t is None:
+        return "-"
+    text = t.strftime("%Y-%m-%d %H:%M:%S.%f" if precise else "%Y-%m-%d %H:%M:%S")
+    return text + " UTC" if precise else text
+
+
+def fmt_msat(n: int) -> str:
+    return f"{n:,}"
+
+
+def fmt_channel(channel_id: int) -> str:
+    """A short channel id as block x transaction x output, then the integer."""
+    block, tx, out = channel_id >> 40, (channel_id >> 16) & 0xFFFFFF, channel_id & 0xFFFF
+    return f"{block}x{tx}x{out} ({channel_id})"
+
+
+def request_text(raw: bytes) -> str | None:
+    """The payment request as text when it is printable UTF-8 (BOLT 11 invoices are)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return text if text.isprintable() else None
+
+
+def fmt_bytes(raw: bytes) -> str:
+    return raw.hex() if raw else "-"
+
+
+# -- summaries (list, inflight, CSV) -----------------------------------------------------
+
+SUMMARY_FIELDS = (
+    "sequence_num",
+    "payment_hash",
+    "status",
+    "failure_reason",
+    "value_msat",
+    "fees_paid_msat",
+    "creation_time",
+    "settle_time",
+    "num_attempts",
+    "num_in_flight",
+    "num_settled",
+    "num_failed",
+    "preimage",
+    "payment_identifier",
+    "payment_request",
+)
+
+
+def summary(p: Payment) -> dict[str, Any]:
+    """One flat record per payment (JSON for list/inflight; CSV rows). Works on payments
+    read with ``omit_hops``."""
+    settled = [h for h in p.htlcs if h.settle is not None]
+    settle_times = [h.settle.settle_time for h in settled if h.settle and h.settle.settle_time]
+    preimage = p.preimage
+    req = p.info.payment_request
+    return {
+        "sequence_num": p.sequence_num,
+        "payment_hash": str(p.hash),
+        "status": p.status.name,
+        "failure_reason": p.failure_reason.name if p.failure_reason is not None else None,
+        "value_msat": p.info.value_msat,
+        "fees_paid_msat": p.state.fees_paid_msat,
+        "creation_time": to_json(p.info.creation_time),
+        "settle_time": to_json(max(settle_times)) if settle_times else None,
+        "num_attempts": len(p.htlcs),
+        "num_in_flight": p.state.num_attempts_in_flight,
+        "num_settled": len(settled),
+        "num_failed": sum(1 for h in p.htlcs if h.failure is not None),
+        "preimage": str(preimage) if preimage is not None else None,
+        "payment_identifier": str(p.info.payment_identifier),
+        "payment_request": request_text(req) if request_text(req) is not None else req.hex(),
+    }
+
+
+def full(p: Payment) -> dict[str, Any]:
+    """Every stored field (byte strings as hex), plus convenience fields."""
+    data: dict[str, Any] = to_json(p)
+    preimage = p.preimage
+    data["preimage"] = str(preimage) if preimage is not None else None
+    data["payment_request_text"] = request_text(p.info.payment_request)
+    return data
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+# -- tables -----------------------------------------------------------------------------
+
+
+class Table:
+    """A table printed row by row (so listings stream): fixed column widths, numbers
+    right-aligned. A value wider than its column widens that row only."""
+
+    def __init__(self, out: IO[str], columns: Sequence[tuple[str, int, bool]]) -> None:
+        self.out = out
+        self.columns = columns  # (title, width, right-aligned)
+        self.rows = 0
+
+    def _line(self, cells: Iterable[str]) -> None:
+        parts = []
+        for (_, width, right), cell in zip(self.columns, cells, strict=True):
+            parts.append(cell.rjust(width) if right else cell.ljust(width))
+        self.out.write("  ".join(parts).rstrip() + "\n")
+
+    def header(self) -> None:
+        self._line(title for title, _, _ in self.columns)
+
+    def row(self, cells: Sequence[str]) -> None:
+        if self.rows == 0:
+            self.header()
+        self.rows += 1
+        self._line(cells)
+
+
+PAYMENT_COLUMNS = (
+    ("SEQ", 6, True),
+    ("CREATED (UTC)", 19, False),
+    ("STATUS", 9, False),
+    ("VALUE (msat)", 14, True),
+    ("FEES (msat)", 11, True),
+    ("HTLCS", 5, True),
+    ("HASH", 64, False),
+)
+
+
+def payment_row(p: Payment) -> list[str]:
+    return [
+        str(p.sequence_num),
+        fmt_time(p.info.creation_time),
+        p.status.name,
+        fmt_msat(p.info.value_msat),
+        fmt_msat(p.state.fees_paid_msat),
+        str(len(p.htlcs)),
+        str(p.hash),
+    ]
+
+
+# -- details (show) ---------------------------------------------------------------------
+
+
+def _kv(out: IO[str], indent: int, key: str, value: str) -> None:
+    out.write(f"{' ' * indent}{key + ':':<18} {value}\n")
+
+
+def _records(records: dict[int, bytes]) -> str:
+    return ", ".join(f"{t}={v.hex()}" for t, v in sorted(records.items())) or "-"
+
+
+def _route(out: IO[str], route: Route) -> None:
+    _kv(out, 4, "route", f"from {route.source_pub_key}")
+    _kv(
+        out,
+        4,
+        "route amounts",
+        f"total {fmt_msat(route.total_amount_msat)} msat, receiver "
+        f"{fmt_msat(route.receiver_amt_msat)} msat, fees {fmt_msat(route.fees_msat)} msat, "
+        f"time lock {route.total_time_lock}",
+    )
+    if route.first_hop_amount_msat:
+        _kv(out, 4, "first-hop amount", f"{fmt_msat(route.first_hop_amount_msat)} msat")
+    if route.first_hop_wire_custom_records:
+        _kv(out, 4, "first-hop records", _records(route.first_hop_wire_custom_records))
+    for i, hop in enumerate(route.hops, start=1):
+        out.write(
+            f"      hop {i}: {hop.pub_key}\n"
+            f"             channel {fmt_channel(hop.channel_id)}, forwards "
+            f"{fmt_msat(hop.amt_to_forward_msat)} msat, time lock {hop.outgoing_time_lock}"
+            f"{', legacy payload' if hop.legacy_payload else ''}\n"
+        )
+        extras = []
+        if hop.mpp is not None:
+            extras.append(
+                f"mpp: payment addr {hop.mpp.payment_addr}, total "
+                f"{fmt_msat(hop.mpp.total_msat)} msat"
+            )
+        if hop.amp is not None:
+            extras.append(
+                f"amp: set id {hop.amp.set_id}, root share {hop.amp.root_share}, "
+                f"child {hop.amp.child_index}"
+            )
+        if hop.encrypted_data:
+            extras.append(f"blinded: encrypted data {hop.encrypted_data.hex()}")
+        if hop.blinding_point is not None:
+            extras.append(f"blinding point {hop.blinding_point}")
+        if hop.total_amt_msat:
+            extras.append(f"total amount {fmt_msat(hop.total_amt_msat)} msat")
+        if hop.metadata:
+            extras.append(f"metadata {hop.metadata.hex()}")
+        if hop.custom_records:
+            extras.append(f"records {_records(hop.custom_records)}")
+        for extra in extras:
+            out.write(f"             {extra}\n")
+
+
+def _attempt(out: IO[str], h: HtlcAttempt) -> None:
+    out.write(f"\n  attempt {h.info.attempt_id}: {h.outcome}\n")
+    _kv(out, 4, "sent", fmt_time(h.info.attempt_time, precise=True))
+    if h.info.hash is not None:
+        _kv(out, 4, "attempt hash", str(h.info.hash))
+    _route(out, h.info.route)
+    if h.settle is not None:
+        _kv(out, 4, "settled", fmt_time(h.settle.settle_time, precise=True))
+        _kv(out, 4, "preimage", str(h.settle.preimage))
+    if h.failure is not None:
+        f = h.failure
+        _kv(out, 4, "failed", fmt_time(f.fail_time, precise=True))
+        _kv(
+            out,
+            4,
+            "failure",
+            f"{f.reason.name}, source hop index {f.failure_source_index}, "
+            f"message {fmt_bytes(f.message)}",
+        )
+
+
+def show(out: IO[str], p: Payment) -> None:
+    out.write(f"payment {p.hash}\n")
+    _kv(out, 2, "sequence", str(p.sequence_num))
+    _kv(out, 2, "status", p.status.name)
+    if p.failure_reason is not None:
+        _kv(out, 2, "failure reason", p.failure_reason.name)
+    _kv(out, 2, "value", f"{fmt_msat(p.info.value_msat)} msat")
+    _kv(out, 2, "fees paid", f"{fmt_msat(p.state.fees_paid_msat)} msat")
+    _kv(out, 2, "left to send", f"{fmt_msat(p.state.remaining_amt_msat)} msat")
+    _kv(out, 2, "created", fmt_time(p.info.creation_time, precise=True))
+    preimage = p.preimage
+    _kv(out, 2, "preimage", str(preimage) if preimage is not None else "-")
+    _kv(out, 2, "identifier", str(p.info.payment_identifier))
+    req = p.info.payment_request
+    _kv(out, 2, "payment request", request_text(req) or fmt_bytes(req))
+    if p.info.first_hop_custom_records:
+        _kv(out, 2, "first-hop records", _records(p.info.first_hop_custom_records))
+    _kv(
+        out,
+        2,
+        "attempts",
+        f"{len(p.htlcs)} ({p.state.num_attempts_in_flight} in flight, "
+        f"{sum(1 for h in p.htlcs if h.settle)} settled, "
+        f"{sum(1 for h in p.htlcs if h.failure)} failed)",
+    )
+    for h in p.htlcs:
+        _attempt(out, h)
+
+
+# -- progress ---------------------------------------------------------------------------
+
+
+class Progress:
+    """A progress bar on ``stream``, drawn only when it is a terminal."""
+
+    WIDTH = 30
+
+    def __init__(self, total: int, stream: IO[str] | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = self.stream.isatty()
+        self.total = max(total, 0)
+        self.done = 0
+        self.start = time.monotonic()
+        self.last = 0.0
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        now = time.monotonic()
+        if self.enabled and now - self.last >= 0.1:
+            self.last = now
+            self._draw(now)
+
+    def _draw(self, now: float) -> None:
+        total = max(self.total, self.done)
+        frac = self.done / total if total else 1.0
+        filled = int(frac * self.WIDTH)
+        rate = self.done / max(now - self.start, 1e-9)
+        self.stream.write(
+            f"\r[{'#' * filled}{'.' * (self.WIDTH - filled)}] {frac:4.0%} "
+            f"{self.done:,}/{total:,} payments ({rate:,.0f}/s)"
+        )
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.enabled:
+            self._draw(time.monotonic())
+            self.stream.write("\n")
+            self.stream.flush()

@@ -1,0 +1,499 @@
+"""The command-line tool: every command's output (text and --json), exit codes, the
+confirmation prompt, export formats, and the unusable-file cases."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from builders import fail, open_store, pay, write_newer_schema_store
+
+from lnpaystore import PaymentStatus
+from lnpaystore.cli import main
+from lnpaystore.cli._output import Progress
+
+
+class Result:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code = code
+        self.out = out
+        self.err = err
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+    def table(self) -> list[list[str]]:
+        """Rows of a text table, split on runs of two or more spaces."""
+        import re
+
+        return [re.split(r"\s{2,}", line.strip()) for line in self.out.splitlines()]
+
+
+def run(*argv: str | Path, stdin: str = "") -> Result:
+    out, err = io.StringIO(), io.StringIO()
+    old_stdin = sys.stdin
+    sys.stdin = io.StringIO(stdin)
+    try:
+        code = main([str(a) for a in argv], stdout=out, stderr=err)
+    finally:
+        sys.stdin = old_stdin
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+def hashes(db: Path) -> list[str]:
+    with open_store(db) as s:
+        return [str(p.hash) for p in s.iter_payments()]
+
+
+# -- list -------------------------------------------------------------------------------
+
+
+def test_list_table(mixed_store: Path) -> None:
+    r = run("--db", mixed_store, "list")
+    assert r.code == 0, r.err
+    rows = r.table()
+    assert rows[0] == [
+        "SEQ",
+        "CREATED (UTC)",
+        "STATUS",
+        "VALUE (msat)",
+        "FEES (msat)",
+        "HTLCS",
+        "HASH",
+    ]
+    assert [row[0] for row in rows[1:]] == [str(i) for i in range(1, 8)]
+    assert [row[2] for row in rows[1:]] == ["SUCCEEDED"] * 3 + ["FAILED"] * 2 + [
+        "IN_FLIGHT",
+        "INITIATED",
+    ]
+    assert rows[1][3] == "100,000"
+    assert rows[1][4] == "2,000"
+    assert [row[6] for row in rows[1:]] == hashes(mixed_store)
+    assert r.err == ""
+
+
+def test_list_json(mixed_store: Path) -> None:
+    r = run("--db", mixed_store, "list", "--json")  # --json after the command works too
+    assert r.code == 0, r.err
+    data = r.json()
+    assert data["next_offset"] is None
+    first = data["payments"][0]
+    assert first["sequence_num"] == 1
+    assert first["status"] == "SUCCEEDED"
+    assert first["value_msat"] == 100_000
+    assert first["fees_paid_msat"] == 2000
+    assert len(first["preimage"]) == 64
+    assert [p["payment_hash"] for p in data["payments"]] == hashes(mixed_store)
+    assert data["payments"][3]["failure_reason"] == "NO_ROUTE"
+
+
+def test_list_limit_offset_and_reverse(mixed_store: Path) -> None:
+    r = run("--db", mixed_store, "--json", "list", "--limit", "2")
+    data = r.json()
+    assert [p["sequence_num"] for p in data["payments"]] == [1, 2]
+    assert data["next_offset"] == 2
+    r = run("--db", mixed_store, "--json", "list", "--limit", "2", "--offset", "2")
+    assert [p["sequence_num"] for p in r.json()["payments"]] == [3, 4]
+    r = run("--db", mixed_store, "--json", "list", "--reverse", "--limit", "3")
+    data = r.json()
+    assert [p["sequence_num"] for p in data["payments"]] == [7, 6, 5]
+    assert data["next_offset"] == 5
+    r = run("--db", mixed_store, "--json", "list", "--reverse", "--offset", "5")
+    assert [p["sequence_num"] for p in r.json()["payments"]] == [4, 3, 2, 1]
+    r = run("--db", mixed_store, "--json", "list", "--limit", "0")
+    assert len(r.json()["payments"]) == 7
+    # Text mode: the hint goes to stderr, the table stays clean.
+    r = run("--db", mixed_store, "list", "--limit", "2")
+    assert len(r.table()) == 3
+    assert "--offset 2" in r.err
+
+
+def test_list_status_filter(mixed_store: Path) -> None:
+    def seqs(*status: str) -> list[int]:
+        argv = ["--db", str(mixed_store), "--json", "list"]
+        for s in status:
+            argv += ["--status", s]
+        r = run(*argv)
+        assert r.code == 0, r.err
+        return [p["sequence_num"] for p in r.json()["payments"]]
+
+    assert seqs("failed") == [4, 5]
+    assert seqs("succeeded") == [1, 2, 3]
+    assert seqs("in-flight", "INITIATED") == [6, 7]
+    r = run("--db", mixed_store, "list", "--status", "done")
+    assert r.code == 2
+
+
+def test_list_date_window(db_path: Path) -> None:
+    t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    with open_store(db_path) as s:
+        for day in range(5):
+            pay(s, created=t0 + timedelta(days=day, hours=12))
+
+    def seqs(*args: str) -> list[int]:
+        r = run("--db", db_path, "--json", "list", *args)
+        assert r.code == 0, r.err
+        return [p["sequence_num"] for p in r.json()["payments"]]
+
+    assert seqs("--since", "2024-01-02", "--until", "2024-01-03") == [2, 3]
+    assert seqs("--since", "2024-01-04T00:00:00Z") == [4, 5]
+    assert seqs("--until", str(int((t0 + timedelta(days=1)).timestamp()))) == [1]
+    assert seqs("--since", "2024-01-02T13:00:00+01:00", "--until", "2024-01-02T12:00:00") == [2]
+    assert run("--db", db_path, "list", "--since", "yesterday").code == 2
+
+
+def test_list_empty_store(db_path: Path) -> None:
+    open_store(db_path).close()
+    r = run("--db", db_path, "list")
+    assert (r.code, r.out) == (0, "no payments\n")
+    assert run("--db", db_path, "--json", "list").json() == {"payments": [], "next_offset": None}
+
+
+# -- show, inflight, counts -------------------------------------------------------------
+
+
+def test_show(mixed_store: Path) -> None:
+    with open_store(mixed_store) as s:
+        paid, failed = (p for p in s.iter_payments() if p.sequence_num in (1, 4))
+    r = run("--db", mixed_store, "show", str(paid.hash))
+    assert r.code == 0, r.err
+    assert r.out.startswith(f"payment {paid.hash}\n")
+    assert "status:            SUCCEEDED" in r.out
+    assert f"preimage:          {paid.preimage}" in r.out
+    assert "attempt 1: SETTLED" in r.out
+    assert "channel 800000x0x0 (879609302220800000)" in r.out
+    assert "route amounts:     total 102,000 msat, receiver 100,000 msat" in r.out
+
+    r = run("--db", mixed_store, "show", str(failed.hash))
+    assert "failure reason:    NO_ROUTE" in r.out
+    assert "attempt 1: FAILED" in r.out
+    assert "failure:           MESSAGE, source hop index 1, message 1007" in r.out
+
+    data = run("--db", mixed_store, "--json", "show", str(paid.hash).upper()).json()
+    assert data["hash"] == str(paid.hash)
+    assert data["status"] == "SUCCEEDED"
+    assert data["preimage"] == str(paid.preimage)
+    htlc = data["htlcs"][0]
+    assert htlc["settle"]["preimage"] == str(paid.preimage)
+    assert len(htlc["info"]["route"]["hops"]) == 3
+    assert htlc["info"]["route"]["hops"][0]["pub_key"] == "02" * 33
+    assert data["state"]["fees_paid_msat"] == 2000
+
+
+def test_show_errors(mixed_store: Path) -> None:
+    r = run("--db", mixed_store, "show", "abcd")
+    assert r.code == 2
+    assert "64 hex characters" in r.err
+    r = run("--db", mixed_store, "show", "00" * 32)
+    assert r.code == 7
+    assert "no payment with that hash" in r.err
+
+
+def test_inflight(mixed_store: Path) -> None:
+    r = run("--db", mixed_store, "inflight")
+    assert r.code == 0, r.err
+    rows = r.table()
+    assert rows[0][:3] == ["SEQ", "CREATED (UTC)", "STATUS"]
+    assert [(row[0], row[2]) for row in rows[1:]] == [("6", "IN_FLIGHT"), ("7", "INITIATED")]
+    data = run("--db", mixed_store, "inflight", "--json").json()
+    assert [p["sequence_num"] for p in data] == [6, 7]
+    assert data[0]["num_in_flight"] == 1
+
+
+def test_counts(mixed_store: Path) -> None:
+    r = run("--db", mixed_store, "counts")
+    assert r.code == 0, r.err
+    assert {row[0]: row[1] for row in r.table()[1:]} == {
+        "initiated": "1",
+        "in_flight": "1",
+        "succeeded": "3",
+        "failed": "2",
+        "total": "7",
+    }
+    assert run("--json", "--db", mixed_store, "counts").json() == {
+        "initiated": 1,
+        "in_flight": 1,
+        "succeeded": 3,
+        "failed": 2,
+        "total": 7,
+    }
+
+
+# -- export -----------------------------------------------------------------------------
+
+
+def test_export_formats(mixed_store: Path, tmp_path: Path) -> None:
+    expected = hashes(mixed_store)
+    r = run("--db", mixed_store, "export", "--format", "jsonl")
+    assert r.code == 0, r.err
+    lines = [json.loads(line) for line in r.out.splitlines()]
+    assert [p["hash"] for p in lines] == expected
+    assert lines[0]["htlcs"][0]["info"]["route"]["hops"]  # full detail
+
+    r = run("--db", mixed_store, "export", "--format", "json")
+    data = json.loads(r.out)
+    assert [p["hash"] for p in data] == expected
+    assert data[3]["failure_reason"] == "NO_ROUTE"
+
+    r = run("--db", mixed_store, "export", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(r.out)))
+    assert [row["payment_hash"] for row in rows] == expected
+    assert rows[0]["status"] == "SUCCEEDED"
+    assert rows[0]["fees_paid_msat"] == "2000"
+    assert rows[0]["num_settled"] == "1"
+    assert len(rows[0]["preimage"]) == 64
+    assert rows[3]["num_failed"] == "1"
+    assert rows[3]["failure_reason"] == "NO_ROUTE"
+    assert rows[6]["status"] == "INITIATED"
+    assert rows[6]["preimage"] == ""
+    assert r.err == ""  # no progress bar when stderr is not a terminal
+
+
+def test_export_to_a_file(mixed_store: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    r = run("--db", mixed_store, "export", "--format", "csv", "--out", out)
+    assert r.code == 0, r.err
+    assert r.out == ""
+    assert "exported 7 payments" in r.err
+    assert len(list(csv.DictReader(out.open()))) == 7
+    r = run("--db", mixed_store, "--json", "export", "--format", "jsonl", "--out", out)
+    assert r.json() == {"exported": 7, "format": "jsonl", "out": str(out)}
+    assert len(out.read_text().splitlines()) == 7
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv", "payments.db"]
+
+
+def test_export_pages_through_the_store(db_path: Path) -> None:
+    with open_store(db_path) as s:
+        for _ in range(25):
+            pay(s)
+    r = run("--db", db_path, "export", "--format", "jsonl", "--page-size", "4")
+    assert [json.loads(line)["sequence_num"] for line in r.out.splitlines()] == list(range(1, 26))
+
+
+def test_progress_bar_only_on_a_terminal() -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty = Tty()
+    bar = Progress(10, tty)
+    for _ in range(10):
+        bar.advance()
+    bar.finish()
+    assert "[##############################] 100% 10/10 payments" in tty.getvalue()
+    assert tty.getvalue().endswith("\n")
+    pipe = io.StringIO()
+    bar = Progress(10, pipe)
+    bar.advance(10)
+    bar.finish()
+    assert pipe.getvalue() == ""
+
+
+# -- delete, compact --------------------------------------------------------------------
+
+
+def test_delete_asks_first(mixed_store: Path) -> None:
+    r = run("--db", mixed_store, "delete", "--failed-only", stdin="n\n")
+    assert r.code == 9
+    assert "Delete the 2 FAILED payments" in r.err
+    assert "aborted" in r.err
+    r = run("--db", mixed_store, "delete", "--failed-only", stdin="")  # EOF: no
+    assert r.code == 9
+    with open_store(mixed_store) as s:
+        assert s.payment_counts().failed == 2
+
+    r = run("--db", mixed_store, "delete", "--failed-only", stdin="y\n")
+    assert r.code == 0, r.err
+    assert r.out == "deleted 2 failed payments; 5 payments left\n"
+    with open_store(mixed_store) as s:
+        assert s.payment_counts().failed == 0
+
+
+def test_delete_yes_and_json(db_path: Path) -> None:
+    with open_store(db_path) as s:
+        fail(s)
+        pay(s)
+    r = run("--db", db_path, "--json", "delete", "--failed-attempts-only", "--yes")
+    assert r.code == 0, r.err
+    assert r.json() == {
+        "deleted_payments": 0,
+        "failed_only": False,
+        "failed_attempts_only": True,
+        "payments_left": 2,
+    }
+    assert r.err == ""
+    with open_store(db_path) as s:
+        failed = next(p for p in s.iter_payments() if p.status is PaymentStatus.FAILED)
+        assert failed.htlcs == ()
+    r = run("--db", db_path, "delete", "-y", "--failed-only")
+    assert r.out == "deleted 1 failed payments; 1 payments left\n"
+
+
+def test_delete_needs_exactly_one_mode(mixed_store: Path) -> None:
+    assert run("--db", mixed_store, "delete", "--yes").code == 2
+    assert run("--db", mixed_store, "delete", "--failed-only", "--failed-attempts-only").code == 2
+
+
+def test_compact(db_path: Path) -> None:
+    with open_store(db_path) as s:
+        for _ in range(300):
+            fail(s)
+        s.delete_payments()
+    assert run("--db", db_path, "compact", stdin="no\n").code == 9
+    r = run("--db", db_path, "compact", stdin="yes\n")
+    assert r.code == 0, r.err
+    assert "compacted" in r.out
+    r = run("--db", db_path, "--json", "compact", "--yes")
+    sizes = r.json()
+    assert sizes["bytes_after"] <= sizes["bytes_before"]
+
+
+# -- mission control (not available yet) ---------------------------------------------
+
+
+def test_mc_is_a_stub(mixed_store: Path) -> None:
+    for argv in (("mc", "list"), ("mc", "export", "--namespace", "x", "--format", "csv")):
+        r = run("--db", mixed_store, *argv)
+        assert r.code == 8
+        assert "not available yet" in r.err
+    assert run("--db", mixed_store, "mc").code == 2
+
+
+# -- unusable stores ------------------------------------------------------------------
+
+
+def test_missing_file_is_not_created(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.db"
+    for command in ("list", "counts", "inflight", "compact"):
+        r = run("--db", missing, command, "--yes" if command == "compact" else "--json")
+        assert r.code == 3, (command, r.err)
+        assert "no such file" in r.err
+    assert not missing.exists()
+
+
+def test_locked_store(mixed_store: Path) -> None:
+    with open_store(mixed_store):
+        r = run("--db", mixed_store, "counts")
+    assert r.code == 4
+    assert "locked" in r.err
+    assert "node running" in r.err
+
+
+def test_locked_by_another_process(mixed_store: Path) -> None:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, lnpaystore; s = lnpaystore.Store.open(sys.argv[1]); "
+            "print('open', flush=True); sys.stdin.read()",
+            str(mixed_store),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == "open\n"
+        assert run("--db", mixed_store, "list").code == 4
+    finally:
+        holder.communicate("", timeout=30)
+    assert run("--db", mixed_store, "list").code == 0
+
+
+def test_newer_schema_version(tmp_path: Path) -> None:
+    newer = tmp_path / "newer.db"
+    write_newer_schema_store(newer)
+    r = run("--db", newer, "list")
+    assert r.code == 5
+    assert "newer lnpaystore" in r.err
+    assert "schema version 2" in r.err
+    # Refused without a migration: still the newer version. (redb itself rewrites its
+    # header on open and close, so the bytes are not identical.)
+    assert run("--db", newer, "counts").code == 5
+
+
+def test_corrupt_and_empty_files(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(os.urandom(64 * 1024))
+    r = run("--db", junk, "counts")
+    assert r.code == 6
+    assert "corrupt" in r.err
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    r = run("--db", empty, "counts")
+    assert r.code == 6
+    assert "empty file" in r.err
+    assert empty.stat().st_size == 0  # not turned into a store
+    r = run("--db", tmp_path, "counts")
+    assert r.code == 1
+    assert "directory" in r.err
+
+
+def test_db_option_and_environment(mixed_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run("counts").code == 2
+    assert run("counts", "--db", mixed_store).code == 0
+    monkeypatch.setenv("LNPAYSTORE_DB", str(mixed_store))
+    assert run("--json", "counts").json()["total"] == 7
+
+
+def test_help_lists_commands_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("--help").code == 0
+    text = capsys.readouterr().out
+    for word in ("list", "show", "inflight", "counts", "export", "delete", "compact", "mc"):
+        assert word in text
+    assert "exit codes" in text
+    assert "store locked" in text
+
+
+# -- as installed -----------------------------------------------------------------------
+
+
+def _console_script() -> str | None:
+    beside = Path(sys.executable).with_name("lnpaystore")
+    return str(beside) if beside.exists() else shutil.which("lnpaystore")
+
+
+@pytest.mark.parametrize("how", ["module", "script"])
+def test_entry_points(how: str, mixed_store: Path) -> None:
+    if how == "module":
+        cmd = [sys.executable, "-m", "lnpaystore"]
+    else:
+        script = _console_script()
+        if script is None:
+            pytest.skip("the lnpaystore console script is not installed")
+        cmd = [script]
+    r = subprocess.run(
+        [*cmd, "--db", str(mixed_store), "--json", "counts"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["total"] == 7
+    missing = subprocess.run([*cmd, "--db", f"{mixed_store}.nope", "list"], capture_output=True)
+    assert missing.returncode == 3
+
+
+def test_a_closed_pipe_is_not_an_error(db_path: Path) -> None:
+    with open_store(db_path) as s:
+        for _ in range(300):
+            pay(s)
+    r = subprocess.run(
+        f'"{sys.executable}" -m lnpaystore --db "{db_path}" export --format jsonl | head -1',
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert json.loads(r.stdout)["sequence_num"] == 1
+    assert "Traceback" not in r.stderr
