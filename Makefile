@@ -106,8 +106,8 @@ pytest: $(LIB)
 gobench: $(LIB)
 	bindings/go/bench.sh
 
-## Benchmarks (TARGETS.md); SCENARIO=lifecycle by default.
-SCENARIO ?= lifecycle
+## Benchmarks (TARGETS.md): every scenario by default, or SCENARIO=lifecycle etc.
+SCENARIO ?= all
 bench:
 	$(CARGO) run --release --example bench -- $(SCENARIO)
 

@@ -581,6 +581,25 @@ typedef struct LpsOptions {
   bool no_sync;
 } LpsOptions;
 
+/*
+ How well group commit coalesces writes (an addition to API.md, for observability
+ and the benchmark).
+ */
+typedef struct LpsCommitStats {
+  /*
+   Durable commits (transactions) so far.
+   */
+  uint64_t commits;
+  /*
+   Write operations committed.
+   */
+  uint64_t operations;
+  /*
+   Most operations one commit carried.
+   */
+  uint64_t max_batch;
+} LpsCommitStats;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -748,6 +767,11 @@ LpsStatus lps_store_compact(struct LpsStore *store);
  calls on the store.
  */
 LpsStatus lps_store_close(struct LpsStore *store);
+
+/*
+ Reads the store's commit counters since it was opened.
+ */
+LpsStatus lps_commit_stats(struct LpsStore *store, struct LpsCommitStats *out);
 
 /*
  Streams one payment: its current state first, then one event per change, ending

@@ -118,3 +118,30 @@ pub extern "C" fn lps_store_close(store: *mut LpsStore) -> LpsStatus {
         None => Ok(()),
     })
 }
+
+/// How well group commit coalesces writes (an addition to API.md, for observability
+/// and the benchmark).
+#[repr(C)]
+pub struct LpsCommitStats {
+    /// Durable commits (transactions) so far.
+    pub commits: u64,
+    /// Write operations committed.
+    pub operations: u64,
+    /// Most operations one commit carried.
+    pub max_batch: u64,
+}
+
+/// Reads the store's commit counters since it was opened.
+#[no_mangle]
+pub extern "C" fn lps_commit_stats(store: *mut LpsStore, out: *mut LpsCommitStats) -> LpsStatus {
+    status("lps_commit_stats", || {
+        let out = Out::new(out, "out")?;
+        let s = handle::borrow(store, "store")?.commit_stats();
+        out.write(LpsCommitStats {
+            commits: s.commits,
+            operations: s.operations,
+            max_batch: s.max_batch,
+        });
+        Ok(())
+    })
+}

@@ -8,7 +8,7 @@ import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from lnpaystore import (
@@ -18,6 +18,10 @@ from lnpaystore import (
     Hash,
     Hop,
     HtlcFailReason,
+    McFailure,
+    McHop,
+    McResult,
+    McRoute,
     Mpp,
     Route,
     SettleInfo,
@@ -133,6 +137,41 @@ def initiated(store: Store, value: int = 100_000, *, created: datetime | None = 
 
 
 Maker = Callable[..., Secret]
+
+
+# -- mission control --------------------------------------------------------------------
+
+MC_T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def mc_result(
+    n: int,
+    *,
+    failure: McFailure | None = None,
+    source: bytes = b"\x02" * 33,
+    hops: int = 3,
+    reply: datetime | None = None,
+) -> McResult:
+    """Result ``n``: replied ``n`` seconds (and 250 ms) after MC_T0, so key order is
+    ``n`` order; ``n`` is also its id."""
+    return McResult(
+        id=n,
+        time_forwarded=MC_T0 + timedelta(seconds=n),
+        time_reply=reply or MC_T0 + timedelta(seconds=n, milliseconds=250),
+        route=McRoute(
+            source_pub_key=source,
+            total_amount_msat=100_000 + n,
+            hops=[
+                McHop(
+                    channel_id=800_000 << 40 | n << 16 | i,
+                    pub_key=bytes([3 + i]) * 33,
+                    amt_to_fwd_msat=100_000 - 1000 * i,
+                )
+                for i in range(hops)
+            ],
+        ),
+        failure=failure,
+    )
 
 
 def write_newer_schema_store(path: Path) -> None:

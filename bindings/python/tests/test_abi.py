@@ -5,6 +5,7 @@ arity, constants and enum values; library lookup and the ABI version check."""
 from __future__ import annotations
 
 import ctypes
+import inspect
 import os
 import re
 import shutil
@@ -17,7 +18,7 @@ import pytest
 from builders import HEADER, REPO
 
 import lnpaystore
-from lnpaystore import _ffi, errors
+from lnpaystore import _ffi, errors, mc
 from lnpaystore.model import FailureReason, HtlcFailReason, PaymentStatus
 
 pytestmark = pytest.mark.skipif(not HEADER.is_file(), reason="needs the repository header")
@@ -61,10 +62,22 @@ def header_enum(prefix: str) -> dict[str, int]:
     }
 
 
+MC_STRUCTS = {
+    "LpsMcOptions",
+    "LpsMcHop",
+    "LpsMcRoute",
+    "LpsMcResult",
+    "LpsMcResultList",
+    "LpsMcStats",
+}
+
+
 def test_every_header_struct_is_mirrored_with_the_same_fields() -> None:
     structs = header_structs()
     mirrored = {cls.__name__: [f[0] for f in cls._fields_] for cls in _ffi.STRUCTS}
     assert mirrored == structs
+    # The mission-control structs are in both (so the layout test covers them too).
+    assert set(structs) >= MC_STRUCTS
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
@@ -106,6 +119,19 @@ def test_struct_layouts_match_the_compiled_header(tmp_path: Path) -> None:
             py_layout[f"{cls.__name__}.{field[0]}"] = (descriptor.offset, descriptor.size)
     assert py_layout == c_layout
     assert len(c_layout) == len(structs) + sum(map(len, structs.values()))
+    assert {name for name in c_layout if "." not in name} >= MC_STRUCTS
+    assert c_layout["LpsMcResult.failure_message"] == py_layout["LpsMcResult.failure_message"]
+
+
+def test_mission_control_defaults_match_the_library() -> None:
+    opts = _ffi.LpsMcOptions()
+    _ffi.lib().lps_mc_options_default(ctypes.byref(opts))
+    assert opts.max_records == mc.DEFAULT_MAX_RECORDS == 1000
+    assert opts.flush_interval_ms == mc.DEFAULT_FLUSH_INTERVAL.total_seconds() * 1000 == 1000
+    signature = inspect.signature(lnpaystore.Store.open_mission_control)
+    assert signature.parameters["namespace"].default == "default"
+    assert signature.parameters["max_records"].default == opts.max_records
+    assert signature.parameters["flush_interval"].default == mc.DEFAULT_FLUSH_INTERVAL
 
 
 def test_every_header_function_is_declared_with_its_arity() -> None:

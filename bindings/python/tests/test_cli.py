@@ -1,5 +1,6 @@
 """The command-line tool: every command's output (text and --json), exit codes, the
-confirmation prompt, export formats, and the unusable-file cases."""
+confirmation prompt, export formats, mission control (mc list/export), and the
+unusable-file cases."""
 
 from __future__ import annotations
 
@@ -15,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from builders import fail, open_store, pay, write_newer_schema_store
+from builders import fail, mc_result, open_store, pay, write_newer_schema_store
 
-from lnpaystore import PaymentStatus
+from lnpaystore import McFailure, PaymentStatus
 from lnpaystore.cli import main
-from lnpaystore.cli._output import Progress
+from lnpaystore.cli._output import MC_CSV_FIELDS, Progress
 
 
 class Result:
@@ -357,15 +358,178 @@ def test_compact(db_path: Path) -> None:
     assert sizes["bytes_after"] <= sizes["bytes_before"]
 
 
-# -- mission control (not available yet) ---------------------------------------------
+# -- mission control --------------------------------------------------------------------
 
 
-def test_mc_is_a_stub(mixed_store: Path) -> None:
-    for argv in (("mc", "list"), ("mc", "export", "--namespace", "x", "--format", "csv")):
-        r = run("--db", mixed_store, *argv)
-        assert r.code == 8
-        assert "not available yet" in r.err
-    assert run("--db", mixed_store, "mc").code == 2
+@pytest.fixture
+def mc_store(db_path: Path) -> Path:
+    """A closed store with 4 results in "default" (ids 1..4: success, failure at source
+    index 1, success, failure without index) and 2 in "other"."""
+    with open_store(db_path) as s:
+        with s.open_mission_control() as mc:
+            mc.add_results(
+                [
+                    mc_result(3),
+                    mc_result(1),
+                    mc_result(2, failure=McFailure(1, b"\x10\x07")),
+                    mc_result(4, failure=McFailure(message=b"\x20\x02"), hops=1),
+                ]
+            )
+        with s.open_mission_control("other") as mc:
+            mc.add_results([mc_result(10), mc_result(11)])
+    return db_path
+
+
+def test_mc_list_table(mc_store: Path) -> None:
+    r = run("--db", mc_store, "mc", "list")
+    assert r.code == 0, r.err
+    rows = r.table()
+    assert rows[0] == ["REPLIED (UTC)", "ID", "SOURCE KEY", "AMOUNT (msat)", "HOPS", "RESULT"]
+    assert rows[1] == [
+        "2024-05-01 12:00:01.250000",
+        "1",
+        "02" * 8,
+        "100,001",
+        "3",
+        "success",
+    ]
+    assert [row[1] for row in rows[1:]] == ["1", "2", "3", "4"]
+    assert [row[4] for row in rows[1:]] == ["3", "3", "3", "1"]
+    assert [row[5] for row in rows[1:]] == [
+        "success",
+        "failure (source index 1)",
+        "success",
+        "failure",
+    ]
+    assert r.err == ""
+    r = run("--db", mc_store, "mc", "list", "--namespace", "other")
+    assert [row[1] for row in r.table()[1:]] == ["10", "11"]
+
+
+def test_mc_list_json(mc_store: Path) -> None:
+    for argv in (("--json", "mc", "list"), ("mc", "--json", "list"), ("mc", "list", "--json")):
+        r = run("--db", mc_store, *argv)
+        assert r.code == 0, (argv, r.err)
+        data = r.json()
+        assert data["namespace"] == "default"
+        assert data["count"] == 4
+        assert [x["id"] for x in data["results"]] == [1, 2, 3, 4]
+    first, failed = data["results"][0], data["results"][1]
+    assert first["success"] is True
+    assert first["failure"] is None
+    assert first["time_reply"] == "2024-05-01T12:00:01.250000Z"
+    assert first["time_forwarded"] == "2024-05-01T12:00:01Z"
+    assert first["route"]["source_pub_key"] == "02" * 33
+    assert first["route"]["total_amount_msat"] == 100_001
+    assert first["route"]["hops"][0] == {
+        "channel_id": 800_000 << 40 | 1 << 16,
+        "pub_key": "03" * 33,
+        "amt_to_fwd_msat": 100_000,
+        "has_blinding_point": False,
+        "has_custom_records": False,
+    }
+    assert failed["success"] is False
+    assert failed["failure"] == {"source_index": 1, "message": "1007"}
+    assert data["results"][3]["failure"] == {"source_index": None, "message": "2002"}
+
+
+def test_mc_list_of_an_empty_namespace(mc_store: Path) -> None:
+    r = run("--db", mc_store, "mc", "list", "--namespace", "never-written")
+    assert (r.code, r.out, r.err) == (
+        0,
+        "no mission-control results in namespace 'never-written'\n",
+        "",
+    )
+    r = run("--db", mc_store, "--json", "mc", "list", "--namespace", "never-written")
+    assert r.json() == {"namespace": "never-written", "results": [], "count": 0}
+
+
+def test_mc_commands_do_not_trim_a_namespace(db_path: Path) -> None:
+    # More than the library's default limit (1000): opening with the default would
+    # evict the oldest at once.
+    with open_store(db_path) as s, s.open_mission_control(max_records=0) as mc:
+        mc.add_results(mc_result(n, hops=1) for n in range(1, 1101))
+    r = run("--db", db_path, "--json", "mc", "list")
+    assert r.json()["count"] == 1100
+    r = run("--db", db_path, "mc", "export", "--format", "jsonl")
+    assert len(r.out.splitlines()) == 1100
+    with open_store(db_path) as s, s.open_mission_control(max_records=0) as mc:
+        assert mc.stats().stored == 1100
+
+
+def test_mc_export_formats(mc_store: Path) -> None:
+    r = run("--db", mc_store, "mc", "export", "--format", "jsonl")
+    assert r.code == 0, r.err
+    lines = [json.loads(line) for line in r.out.splitlines()]
+    assert [x["id"] for x in lines] == [1, 2, 3, 4]
+    assert lines[1]["failure"] == {"source_index": 1, "message": "1007"}
+    assert len(lines[0]["route"]["hops"]) == 3  # full detail
+
+    r = run("--db", mc_store, "mc", "export", "--format", "json", "--namespace", "other")
+    data = json.loads(r.out)
+    assert [x["id"] for x in data] == [10, 11]
+    assert data[0]["success"] is True
+
+    r = run("--db", mc_store, "mc", "export", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(r.out)))
+    assert [row["id"] for row in rows] == ["1", "2", "3", "4"]
+    assert rows[0] == {
+        "time_reply": "2024-05-01T12:00:01.250000Z",
+        "time_forwarded": "2024-05-01T12:00:01Z",
+        "id": "1",
+        "source_pub_key": "02" * 33,
+        "total_amount_msat": "100001",
+        "num_hops": "3",
+        "channel_ids": " ".join(str(800_000 << 40 | 1 << 16 | i) for i in range(3)),
+        "success": "true",
+        "failure_source_index": "",
+        "failure_message": "",
+    }
+    assert (rows[1]["success"], rows[1]["failure_source_index"], rows[1]["failure_message"]) == (
+        "false",
+        "1",
+        "1007",
+    )
+    assert (rows[3]["failure_source_index"], rows[3]["failure_message"]) == ("", "2002")
+    assert r.err == ""
+
+    empty = run("--db", mc_store, "mc", "export", "--format", "json", "--namespace", "none")
+    assert json.loads(empty.out) == []
+    empty = run("--db", mc_store, "mc", "export", "--format", "csv", "--namespace", "none")
+    assert empty.out.splitlines() == [",".join(MC_CSV_FIELDS)]
+
+
+def test_mc_export_to_a_file(mc_store: Path, tmp_path: Path) -> None:
+    out = tmp_path / "mc.csv"
+    r = run("--db", mc_store, "mc", "export", "--format", "csv", "--out", out)
+    assert r.code == 0, r.err
+    assert r.out == ""
+    assert "exported 4 mission-control results of namespace 'default'" in r.err
+    assert len(list(csv.DictReader(out.open()))) == 4
+    r = run("--db", mc_store, "--json", "mc", "export", "--namespace", "other", "--out", out)
+    assert r.json() == {"exported": 2, "format": "jsonl", "namespace": "other", "out": str(out)}
+    assert len(out.read_text().splitlines()) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mc.csv", "payments.db"]
+    # A store that cannot be read leaves no file behind.
+    missing = tmp_path / "missing.json"
+    r = run("--db", tmp_path / "nope.db", "mc", "export", "--out", missing)
+    assert r.code == 3
+    assert not missing.exists()
+
+
+def test_mc_errors(mc_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("--db", mc_store, "mc").code == 2
+    r = run("--db", mc_store, "mc", "list", "--namespace", "")
+    assert r.code == 2
+    assert "namespace must have 1 to 255 bytes" in capsys.readouterr().err  # argparse's
+    assert run("--db", mc_store, "mc", "list", "--namespace", "x" * 256).code == 2
+    assert run("--db", mc_store, "mc", "export", "--format", "xml").code == 2
+    assert run("--db", tmp_path / "nope.db", "mc", "list").code == 3
+    assert not (tmp_path / "nope.db").exists()
+    with open_store(mc_store):
+        r = run("--db", mc_store, "mc", "list")
+    assert r.code == 4
+    assert "node running" in r.err
 
 
 # -- unusable stores ------------------------------------------------------------------

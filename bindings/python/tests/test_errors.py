@@ -107,16 +107,14 @@ def closed(store: Store, tmp: Path) -> object:
 
 def closed_from_the_library(store: Store, tmp: Path) -> object:
     # The library's own CLOSED: a mission-control handle outliving its store.
-    lib = ffi.lib()
     other = open_store(tmp / "mc.db")
-    mc = ctypes.POINTER(ffi.LpsMissionControl)()
-    with other._use() as raw:
-        lib.lps_mc_open(raw, None, None, ctypes.byref(mc))
+    mc = other.open_mission_control()
     other.close()
     try:
-        return lib.lps_mc_flush(mc)
+        mc.flush()
     finally:
-        lib.lps_mc_close(mc)
+        mc.close()
+    return None
 
 
 def timeout(store: Store, tmp: Path) -> object:

@@ -10,6 +10,9 @@ through ``$LNPAYSTORE_LIB``, a copy shipped in this package, or a repository's
         store.init_payment(hash, CreationInfo(value_msat=100_000))
         for payment in store.iter_payments():
             print(payment.sequence_num, payment.hash, payment.status.name)
+        with store.open_mission_control() as mc:  # see lnpaystore.mc
+            for result in mc.fetch_all():
+                print(result.time_reply, result.id, result.success)
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ from .errors import (
     Version,
     VersionMismatch,
 )
+from .mc import McFailure, McHop, McResult, McRoute, McStats, MissionControl
 from .model import (
     Amp,
     AttemptInfo,
@@ -151,6 +155,12 @@ __all__ = [
     "LibraryError",
     "LnpaystoreError",
     "Locked",
+    "McFailure",
+    "McHop",
+    "McResult",
+    "McRoute",
+    "McStats",
+    "MissionControl",
     "MixedBlindedAndNonBlinded",
     "MpPayment",
     "Mpp",

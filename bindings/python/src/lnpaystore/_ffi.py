@@ -223,8 +223,15 @@ class LpsOptions(Structure):
     )
 
 
-# Mission control. Declared (and layout-checked) already; the Python API on top of it
-# (an ``lnpaystore.mc`` module and the ``mc`` commands) comes later.
+class LpsCommitStats(Structure):
+    _fields_ = (
+        ("commits", c_uint64),
+        ("operations", c_uint64),
+        ("max_batch", c_uint64),
+    )
+
+
+# Mission control (the Python API on top of it: ``lnpaystore.mc``).
 
 
 class LpsMcOptions(Structure):
@@ -298,6 +305,7 @@ STRUCTS: tuple[type[Structure], ...] = (
     LpsQueryResponse,
     LpsPaymentCounts,
     LpsOptions,
+    LpsCommitStats,
     LpsMcOptions,
     LpsMcHop,
     LpsMcRoute,
@@ -341,6 +349,7 @@ _FUNCTIONS: dict[str, tuple[Any, tuple[Any, ...]]] = {
     "lps_store_open": (_STATUS, (c_char_p, _P(LpsOptions), _P(_P(LpsStore)))),
     "lps_store_compact": (_STATUS, (_P(LpsStore),)),
     "lps_store_close": (_STATUS, (_P(LpsStore),)),
+    "lps_commit_stats": (_STATUS, (_P(LpsStore), _P(LpsCommitStats))),
     # Subscriptions
     "lps_subscribe_payment": (_STATUS, (_P(LpsStore), _HASH, _P(_P(LpsSubscription)))),
     "lps_subscribe_all_payments": (_STATUS, (_P(LpsStore), _P(_P(LpsSubscription)))),

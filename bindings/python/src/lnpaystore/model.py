@@ -23,6 +23,7 @@ from .errors import InvalidArgument
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ONE_US = timedelta(microseconds=1)
+_I64_MIN, _I64_MAX = -(1 << 63), (1 << 63) - 1
 
 _HB = TypeVar("_HB", bound="HexBytes")
 
@@ -135,14 +136,20 @@ def time_from_ns(ns: int) -> datetime | None:
 
 
 def time_to_ns(value: datetime | None, what: str = "time") -> int:
-    """An aware (or naive = UTC) datetime to unix ns; None = 0 (unset)."""
+    """An aware (or naive = UTC) datetime to unix ns; None = 0 (unset). ``InvalidArgument``
+    outside int64 nanoseconds."""
     if value is None:
         return 0
     if not isinstance(value, datetime):
         raise InvalidArgument(f"{what}: expected a datetime or None, got {type(value).__name__}")
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    return ((value - EPOCH) // _ONE_US) * 1000
+    ns = ((value - EPOCH) // _ONE_US) * 1000
+    # int64 nanoseconds end in 2262 (and begin in 1677): ctypes would wrap a larger
+    # value silently into another time.
+    if not _I64_MIN <= ns <= _I64_MAX:
+        raise InvalidArgument(f"{what}: {value} is out of the library's range (1677 to 2262)")
+    return ns
 
 
 # -- coercion helpers for the input dataclasses ----------------------------------------

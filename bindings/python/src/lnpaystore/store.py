@@ -11,9 +11,10 @@ from ctypes import POINTER, c_uint64
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from . import _convert, _ffi
+from . import _convert, _ffi, mc
 from ._convert import Keep, hash_buffer, u32, u64
 from ._ffi import (
+    LpsMissionControl,
     LpsOptions,
     LpsPayment,
     LpsPaymentCounts,
@@ -25,6 +26,7 @@ from ._ffi import (
 )
 from ._managed import Managed
 from .errors import Closed, EndOfStream, InvalidArgument, Timeout
+from .mc import MissionControl
 from .model import (
     AttemptInfo,
     CreationInfo,
@@ -303,6 +305,39 @@ class Store(Managed[Any]):
         """Reclaims the file space deletions freed; other calls wait meanwhile."""
         with self._use() as s:
             _ffi.lib().lps_store_compact(s)
+
+    # -- mission control ---------------------------------------------------------------
+
+    def open_mission_control(
+        self,
+        namespace: str = mc.DEFAULT_NAMESPACE,
+        *,
+        max_records: int = mc.DEFAULT_MAX_RECORDS,
+        flush_interval: float | timedelta = mc.DEFAULT_FLUSH_INTERVAL,
+    ) -> MissionControl:
+        """Opens a mission-control namespace (UTF-8, 1 to 255 bytes) of this store and
+        starts its flusher thread. Nothing is written until results are flushed.
+
+        ``max_records``: most results kept, the oldest (by time of reply) evicted first;
+        **0 = unlimited**. Opening a namespace with a lower limit than it holds evicts
+        the oldest at once (open with 0 to read without trimming).
+        ``flush_interval`` (seconds or timedelta, at least 1 ms): how long added results
+        stay queued before one transaction stores them.
+
+        ``Locked`` if the namespace is already open on this store; ``InvalidArgument``
+        for a bad name or option.
+        """
+        opts = mc.c_options(max_records, flush_interval)
+        ns = mc.namespace_bytes(namespace)
+        interval = (
+            flush_interval
+            if isinstance(flush_interval, timedelta)
+            else timedelta(seconds=flush_interval)
+        )
+        out = POINTER(LpsMissionControl)()
+        with self._use() as s:
+            _ffi.lib().lps_mc_open(s, ns, ctypes.byref(opts), ctypes.byref(out))
+        return MissionControl(out, self, namespace, max_records, interval)
 
     # -- subscriptions -----------------------------------------------------------------
 

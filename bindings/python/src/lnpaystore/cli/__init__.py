@@ -1,6 +1,7 @@
 """``lnpaystore``: inspect, export and maintain a payment store from the command line.
 
-Commands are read-only unless they say otherwise (``delete``, ``compact``). Output is
+Commands are read-only unless they say otherwise (``delete``, ``compact``); ``mc list``
+and ``mc export`` read mission-control namespaces. Output is
 a human-readable table or text by default, JSON with ``--json``. The store must exist:
 inspecting a path never creates a store.
 
@@ -15,7 +16,6 @@ Exit codes (also in ``lnpaystore --help``):
 5     the store was written by a newer lnpaystore (newer schema version)
 6     the file is corrupt or is not a store
 7     no payment with that hash
-8     the command is not available yet (mission control)
 9     aborted: the confirmation was declined
 130   interrupted (Ctrl-C)
 ====  =====================================================================

@@ -26,7 +26,7 @@ EXIT_LOCKED = 4
 EXIT_VERSION = 5
 EXIT_CORRUPT = 6
 EXIT_NOT_FOUND = 7
-EXIT_UNAVAILABLE = 8
+# 8 is not used (it meant "not available yet" before mission control was).
 EXIT_ABORTED = 9
 EXIT_INTERRUPTED = 130
 
@@ -35,8 +35,8 @@ exit codes:
   0  success                       5  newer schema version (upgrade lnpaystore)
   1  other error                   6  corrupt file, or not a store
   2  usage error                   7  no payment with that hash
-  3  store file does not exist     8  command not available yet
-  4  store locked (node running?)  9  aborted at the confirmation prompt
+  3  store file does not exist     9  aborted at the confirmation prompt
+  4  store locked (node running?)  130  interrupted (Ctrl-C)
 """
 
 ENV_DB = "LNPAYSTORE_DB"

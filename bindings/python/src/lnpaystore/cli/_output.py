@@ -4,12 +4,16 @@ the progress bar."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import IO, Any
 
+from ..mc import McResult
 from ..model import HtlcAttempt, Payment, Route, to_json
 
 # -- plain values -----------------------------------------------------------------------
@@ -103,6 +107,90 @@ def full(p: Payment) -> dict[str, Any]:
 
 def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+@contextmanager
+def atomic_file(path: Path) -> Iterator[IO[str]]:
+    """A text file written beside ``path`` and renamed to it when the block ends
+    without error (else removed): no half-written output under its final name."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as f:
+            yield f
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+# -- mission-control results ------------------------------------------------------------
+
+MC_CSV_FIELDS = (
+    "time_reply",
+    "time_forwarded",
+    "id",
+    "source_pub_key",
+    "total_amount_msat",
+    "num_hops",
+    "channel_ids",
+    "success",
+    "failure_source_index",
+    "failure_message",
+)
+
+
+def mc_record(r: McResult) -> dict[str, Any]:
+    """Every stored field of a result (byte strings as hex), plus ``success``."""
+    data: dict[str, Any] = to_json(r)
+    data["success"] = r.success
+    return data
+
+
+def mc_summary(r: McResult) -> dict[str, Any]:
+    """One flat row per result (CSV): hops reduced to their count and channel ids."""
+    f = r.failure
+    return {
+        "time_reply": to_json(r.time_reply),
+        "time_forwarded": to_json(r.time_forwarded),
+        "id": r.id,
+        "source_pub_key": str(r.route.source_pub_key),
+        "total_amount_msat": r.route.total_amount_msat,
+        "num_hops": len(r.route.hops),
+        "channel_ids": " ".join(str(h.channel_id) for h in r.route.hops),
+        "success": "true" if r.success else "false",
+        "failure_source_index": f.source_index if f is not None else None,
+        "failure_message": f.message.hex() if f is not None and f.message else None,
+    }
+
+
+def mc_outcome(r: McResult) -> str:
+    f = r.failure
+    if f is None:
+        return "success"
+    if f.source_index is None:
+        return "failure"
+    return f"failure (source index {f.source_index})"
+
+
+MC_COLUMNS = (
+    ("REPLIED (UTC)", 26, False),
+    ("ID", 8, True),
+    ("SOURCE KEY", 16, False),
+    ("AMOUNT (msat)", 14, True),
+    ("HOPS", 4, True),
+    ("RESULT", 0, False),
+)
+
+
+def mc_row(r: McResult) -> list[str]:
+    return [
+        r.time_reply.strftime("%Y-%m-%d %H:%M:%S.%f"),
+        str(r.id),
+        str(r.route.source_pub_key)[:16],
+        fmt_msat(r.route.total_amount_msat),
+        str(len(r.route.hops)),
+        mc_outcome(r),
+    ]
 
 
 # -- tables -----------------------------------------------------------------------------

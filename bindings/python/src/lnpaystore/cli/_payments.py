@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import csv
 import itertools
-import os
 from collections.abc import Iterator
 from datetime import date, datetime, time, timezone
 from pathlib import Path
@@ -250,16 +249,8 @@ def cmd_export(ctx: Context) -> None:
         return
     path = Path(target)
     ctx.store()  # fail on the store before creating any file
-    # Write beside the target and rename at the end: no half-written export under its
-    # final name.
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        with partial.open("w", encoding="utf-8", newline="") as f:
-            n = export(ctx, f, fmt)
-        partial.replace(path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    with _output.atomic_file(path) as f:
+        n = export(ctx, f, fmt)
     if ctx.json:
         ctx.out.write(_output.dumps({"exported": n, "format": fmt, "out": str(path)}) + "\n")
     else:

@@ -1,0 +1,173 @@
+//! Stores and payments for the scenarios. Large stores are filled through the public
+//! Rust API with `no_sync` and many threads (the "fast path" TARGETS.md allows for
+//! generation); the measured operations then run on the store reopened durable.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use lnpaystore::*;
+use sha2::{Digest, Sha256};
+
+pub const HOPS: u8 = 3;
+pub const FEE_PER_HOP: u64 = 10;
+
+/// Payment `n`'s preimage and hash.
+pub fn payment(n: u64) -> (Preimage, PaymentHash) {
+    let pre: Preimage = Sha256::digest(n.to_be_bytes()).into();
+    (pre, Sha256::digest(pre).into())
+}
+
+/// A 3-hop route delivering `amt` (final hop carries `mpp` when given).
+pub fn route(amt: u64, mpp: Option<Mpp>) -> Route {
+    let hops = (0..HOPS)
+        .map(|i| Hop {
+            pub_key: [i + 2; 33],
+            channel_id: 800_000 << 40 | u64::from(i),
+            outgoing_time_lock: 850_000 - u32::from(i) * 40,
+            amt_to_forward_msat: amt + FEE_PER_HOP * u64::from(HOPS - 1 - i),
+            mpp: if i == HOPS - 1 { mpp } else { None },
+            ..Hop::default()
+        })
+        .collect();
+    Route {
+        total_time_lock: 850_100,
+        total_amount_msat: amt + FEE_PER_HOP * u64::from(HOPS),
+        source_pub_key: [1; 33],
+        hops,
+        first_hop_amount_msat: amt + FEE_PER_HOP * u64::from(HOPS - 1),
+        first_hop_wire_custom_records: CustomRecords::new(),
+    }
+}
+
+pub fn creation(value_msat: u64, created_ns: i64) -> CreationInfo {
+    CreationInfo {
+        payment_identifier: [7; 32],
+        value_msat,
+        creation_time_ns: created_ns,
+        payment_request: b"lnbc100n1pbenchmark".to_vec(),
+        first_hop_custom_records: CustomRecords::new(),
+    }
+}
+
+pub fn attempt(id: u64, amt: u64, mpp: Option<Mpp>) -> AttemptInfo {
+    AttemptInfo {
+        attempt_id: id,
+        session_key: [id as u8; 32],
+        route: route(amt, mpp),
+        attempt_time_ns: 1_700_000_000_000_000_000,
+        hash: None,
+    }
+}
+
+/// A temporary directory holding one store file.
+pub struct TempStore {
+    _dir: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+impl TempStore {
+    pub fn new() -> TempStore {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("bench.db");
+        TempStore { _dir: dir, path }
+    }
+
+    pub fn open(&self, options: Options) -> Store {
+        Store::open(&self.path, options).expect("open store")
+    }
+}
+
+pub fn fast() -> Options {
+    Options {
+        no_sync: true,
+        ..Options::default()
+    }
+}
+
+/// How the filled payments end.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    Settle,
+    Fail,
+}
+
+/// Fills `path` with `total` payments created `spacing_ms` apart from `start_s`; all
+/// settle (or fail) except the last `in_flight`, which keep one attempt in flight.
+/// Returns the time it took.
+pub fn fill(
+    path: &Path,
+    total: u64,
+    in_flight: u64,
+    start_s: i64,
+    spacing_ms: i64,
+    fate: Fate,
+) -> Duration {
+    let started = Instant::now();
+    let store = Store::open(path, fast()).expect("open");
+    let threads = 16;
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let store = &store;
+            s.spawn(move || {
+                for n in (t..total).step_by(threads as usize) {
+                    let (pre, hash) = payment(n);
+                    let created = start_s * 1_000_000_000 + n as i64 * spacing_ms * 1_000_000;
+                    store
+                        .init_payment(&hash, creation(10_000, created))
+                        .expect("init");
+                    store
+                        .register_attempt(&hash, attempt(1, 10_000, None))
+                        .expect("register");
+                    if n >= total - in_flight {
+                        continue;
+                    }
+                    if fate == Fate::Settle {
+                        let settle = SettleInfo {
+                            preimage: pre,
+                            settle_time_ns: created + 1,
+                        };
+                        store.settle_attempt(&hash, 1, settle).expect("settle");
+                    } else {
+                        let fail = FailInfo {
+                            fail_time_ns: created + 1,
+                            message: vec![0x10, 0x07],
+                            reason: HtlcFailReason::Message,
+                            failure_source_index: 1,
+                        };
+                        store.fail_attempt(&hash, 1, fail).expect("fail");
+                        store
+                            .fail_payment(&hash, FailureReason::NoRoute)
+                            .expect("fail");
+                    }
+                }
+            });
+        }
+    });
+    store.close().expect("close");
+    started.elapsed()
+}
+
+/// Median of `runs` timings of `f`.
+pub fn median(runs: usize, mut f: impl FnMut()) -> Duration {
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[times.len() / 2]
+}
+
+/// Peak resident set size of this process so far (KiB).
+pub fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}

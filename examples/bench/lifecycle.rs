@@ -1,0 +1,120 @@
+//! `lifecycle`, `lifecycle-mpp` and `memory`: payments from 64 threads through the C ABI
+//! with durable commits.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use lnpaystore::ffi::{lps_commit_stats, LpsCommitStats};
+
+use crate::cabi::CStore;
+use crate::fixture::{peak_rss_kib, TempStore};
+use crate::report::Figure;
+use crate::Args;
+
+pub struct Run {
+    pub payments_per_s: f64,
+    pub commits_per_op: f64,
+    pub max_batch: u64,
+}
+
+/// Runs `payments` payments from `threads` threads; each thread takes the next number.
+pub fn run(threads: u64, payments: u64, max_batch_size: u32, mpp: bool) -> Run {
+    let temp = TempStore::new();
+    let store = CStore::open(&temp.path, max_batch_size, false);
+    let next = AtomicU64::new(0);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            let (store, next) = (&store, &next);
+            s.spawn(move || loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= payments {
+                    return;
+                }
+                if mpp {
+                    store.pay_mpp(n);
+                } else {
+                    store.pay_single(n);
+                }
+            });
+        }
+    });
+    let secs = start.elapsed().as_secs_f64();
+    let mut stats = LpsCommitStats {
+        commits: 0,
+        operations: 0,
+        max_batch: 0,
+    };
+    assert_eq!(
+        lps_commit_stats(store.raw(), &mut stats),
+        lnpaystore::LpsStatus::Ok
+    );
+    store.close();
+    Run {
+        payments_per_s: payments as f64 / secs,
+        commits_per_op: stats.commits as f64 / stats.operations.max(1) as f64,
+        max_batch: stats.max_batch,
+    }
+}
+
+pub fn lifecycle(a: &Args) -> Vec<Figure> {
+    let batched = run(a.threads, a.payments, 0, false);
+    // Unbatched commits are an order of magnitude slower: a quarter of the load keeps the
+    // run short; the comparison is of rates.
+    let unbatched = run(a.threads, (a.payments / 4).max(a.threads), 1, false);
+    vec![
+        Figure::new(
+            "batched_payments_per_s",
+            batched.payments_per_s,
+            "payments/s",
+        )
+        .at_least(20_000.0),
+        Figure::new(
+            "unbatched_payments_per_s",
+            unbatched.payments_per_s,
+            "payments/s",
+        ),
+        Figure::new(
+            "batched_over_unbatched",
+            batched.payments_per_s / unbatched.payments_per_s,
+            "x",
+        )
+        .at_least(10.0),
+        Figure::new("commits_per_op", batched.commits_per_op, "").at_most(0.1),
+        Figure::new("max_batch", batched.max_batch as f64, "ops"),
+    ]
+}
+
+pub fn lifecycle_mpp(a: &Args) -> Vec<Figure> {
+    let r = run(a.threads, a.payments / 4, 0, true);
+    vec![
+        Figure::new("payments_per_s", r.payments_per_s, "payments/s").at_least(5_000.0),
+        Figure::new("commits_per_op", r.commits_per_op, ""),
+        Figure::new("max_batch", r.max_batch as f64, "ops"),
+    ]
+}
+
+/// Peak RSS of a fresh process running the batched `lifecycle` load (this program in
+/// `memory-child` mode, so nothing else this run did counts).
+pub fn memory(a: &Args) -> Vec<Figure> {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["memory-child", "--threads", &a.threads.to_string()])
+        .args(["--payments", &a.payments.to_string()])
+        .output()
+        .expect("run the memory child");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut fields = text
+        .split_whitespace()
+        .map(|v| v.parse::<f64>().unwrap_or(0.0));
+    let (rss_kib, rate) = (fields.next().unwrap_or(0.0), fields.next().unwrap_or(0.0));
+    vec![
+        Figure::new("peak_rss_mib", rss_kib / 1024.0, "MiB").at_most(150.0),
+        Figure::new("payments_per_s", rate, "payments/s"),
+    ]
+}
+
+/// The `memory-child`: runs the load and prints its peak RSS (KiB) and payments/s.
+pub fn memory_child(a: &Args) {
+    let r = run(a.threads, a.payments, 0, false);
+    println!("{} {}", peak_rss_kib(), r.payments_per_s);
+}

@@ -1,0 +1,160 @@
+//! The benchmark program of TARGETS.md: one scenario per run, a readable table or (with
+//! `--json`) one JSON object per line; each figure with a target says whether it is met.
+//!
+//! ```text
+//! cargo run --release --example bench -- SCENARIO [--json] [--threads N]
+//!     [--payments N] [--small N] [--large N]
+//! cargo run --release --example bench -- all      # every scenario, one after another
+//! ```
+//!
+//! Scenarios: lifecycle, lifecycle-mpp, inflight, query, query-dates, delete, mc-flush,
+//! mc-idle, open, size, memory. Sizes: `--payments` (life-cycle loads, default 20,000),
+//! `--small` / `--large` (store sizes compared, default 1,000 / 100,000).
+
+mod cabi;
+mod fixture;
+mod lifecycle;
+mod maintenance;
+mod mc;
+mod reads;
+mod report;
+
+use report::Figure;
+
+pub struct Args {
+    pub scenario: String,
+    pub json: bool,
+    pub threads: u64,
+    pub payments: u64,
+    pub small: u64,
+    pub large: u64,
+    pub rest: Vec<String>,
+}
+
+fn parse() -> Args {
+    let mut a = Args {
+        scenario: String::new(),
+        json: false,
+        threads: 64,
+        payments: 20_000,
+        small: 1_000,
+        large: 100_000,
+        rest: Vec::new(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut num = |flag: &str| -> u64 {
+            it.next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{flag} needs a number"))
+        };
+        match arg.as_str() {
+            "--json" => a.json = true,
+            "--threads" => a.threads = num("--threads"),
+            "--payments" => a.payments = num("--payments"),
+            "--small" => a.small = num("--small"),
+            "--large" => a.large = num("--large"),
+            s if a.scenario.is_empty() => a.scenario = s.to_string(),
+            s => a.rest.push(s.to_string()),
+        }
+    }
+    a
+}
+
+type Scenario = (&'static str, &'static str, fn(&Args) -> Vec<Figure>);
+
+const SCENARIOS: &[Scenario] = &[
+    (
+        "lifecycle",
+        "64 threads of full payments through the C ABI, durable; batched vs max_batch_size = 1",
+        lifecycle::lifecycle,
+    ),
+    (
+        "lifecycle-mpp",
+        "the same with 4 shards per payment, one failing and retried",
+        lifecycle::lifecycle_mpp,
+    ),
+    (
+        "inflight",
+        "fetch_inflight_payments, 100 in flight, small vs large store",
+        reads::inflight,
+    ),
+    (
+        "query",
+        "a page of 100 at offset 50%, forwards and reversed; count_total",
+        reads::query,
+    ),
+    (
+        "query-dates",
+        "a 2-hour window holding 1,000 payments, large/10 vs large store",
+        reads::query_dates,
+    ),
+    (
+        "delete",
+        "delete_payments of the large store's history while 16 threads pay",
+        maintenance::delete,
+    ),
+    (
+        "mc-flush",
+        "10 new mission-control results into 1,000 vs 100,000 stored",
+        mc::flush,
+    ),
+    (
+        "mc-idle",
+        "an open mission-control handle with nothing queued, 5 s",
+        mc::idle,
+    ),
+    (
+        "open",
+        "open the large store and fetch in-flight payments; again after SIGKILL",
+        reads::open,
+    ),
+    (
+        "size",
+        "file bytes per settled single-shard payment after the large store",
+        reads::size,
+    ),
+    (
+        "memory",
+        "peak RSS of the batched lifecycle load, default cache",
+        lifecycle::memory,
+    ),
+];
+
+fn main() {
+    let args = parse();
+    // Child processes some scenarios start.
+    match args.scenario.as_str() {
+        "open-writer" => return reads::writer(&args.rest[0]),
+        "memory-child" => return lifecycle::memory_child(&args),
+        _ => {}
+    }
+    let chosen: Vec<&Scenario> = SCENARIOS
+        .iter()
+        .filter(|(name, _, _)| args.scenario == "all" || *name == args.scenario)
+        .collect();
+    if chosen.is_empty() {
+        let names: Vec<&str> = SCENARIOS.iter().map(|s| s.0).collect();
+        eprintln!(
+            "unknown scenario {:?}; available: all, {}",
+            args.scenario,
+            names.join(", ")
+        );
+        std::process::exit(2);
+    }
+    let mut all_met = true;
+    for (name, about, run) in chosen {
+        let figures = run(&args);
+        all_met &= report::print(name, about, &figures, args.json);
+    }
+    if !args.json {
+        println!(
+            "{}",
+            if all_met {
+                "every target met"
+            } else {
+                "some targets NOT MET"
+            }
+        );
+    }
+}

@@ -1,0 +1,181 @@
+//! `inflight`, `query`, `query-dates`, `open` and `size`: reads on large stores, filled
+//! fast and reopened with durable defaults.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lnpaystore::{Options, Query};
+
+use crate::fixture::{fill, median, Fate, TempStore};
+use crate::report::ms;
+use crate::report::Figure;
+use crate::Args;
+
+const RUNS: usize = 21;
+
+/// A store of `total` payments, 100 of them in flight, reopened durable.
+fn filled(total: u64, spacing_ms: i64) -> TempStore {
+    let temp = TempStore::new();
+    fill(
+        &temp.path,
+        total,
+        100,
+        1_700_000_000,
+        spacing_ms,
+        Fate::Settle,
+    );
+    temp
+}
+
+pub fn inflight(a: &Args) -> Vec<Figure> {
+    let time = |total: u64| {
+        let temp = filled(total, 1000);
+        let store = temp.open(Options::default());
+        assert_eq!(store.fetch_inflight_payments().unwrap().len(), 100);
+        median(RUNS, || {
+            store.fetch_inflight_payments().unwrap();
+        })
+    };
+    let (small, large) = (time(a.small), time(a.large));
+    vec![
+        Figure::new("small_store_ms", ms(small), "ms"),
+        Figure::new("large_store_ms", ms(large), "ms").at_most(2.0),
+        Figure::new("large_over_small", ms(large) / ms(small), "x").at_most(1.5),
+    ]
+}
+
+pub fn query(a: &Args) -> Vec<Figure> {
+    let page = |total: u64| {
+        let temp = filled(total, 1000);
+        let store = temp.open(Options::default());
+        let q = |reversed| Query {
+            index_offset: total / 2,
+            max_payments: 100,
+            include_incomplete: true,
+            reversed,
+            ..Query::default()
+        };
+        assert_eq!(store.query_payments(&q(false)).unwrap().payments.len(), 100);
+        let forwards = median(RUNS, || {
+            store.query_payments(&q(false)).unwrap();
+        });
+        let reversed = median(RUNS, || {
+            store.query_payments(&q(true)).unwrap();
+        });
+        let count = median(RUNS, || {
+            store.payment_counts().unwrap();
+        });
+        (forwards, reversed, count)
+    };
+    let (small, _, _) = page(a.small);
+    let (forwards, reversed, count) = page(a.large);
+    vec![
+        Figure::new("page_forwards_ms", ms(forwards), "ms").at_most(3.0),
+        Figure::new("page_reversed_ms", ms(reversed), "ms").at_most(3.0),
+        Figure::new("page_small_store_ms", ms(small), "ms"),
+        Figure::new("large_over_small", ms(forwards) / ms(small), "x").at_most(1.5),
+        Figure::new("count_total_ms", ms(count), "ms").at_most(0.1),
+    ]
+}
+
+pub fn query_dates(a: &Args) -> Vec<Figure> {
+    // 7.2 s apart: a 2-hour window holds 1,000 payments, whatever the store's size.
+    let window = |total: u64| {
+        let temp = filled(total, 7_200);
+        let store = temp.open(Options::default());
+        let start = 1_700_000_000 + (total as i64 / 2) * 7_200 / 1000;
+        let q = Query {
+            max_payments: 1_000,
+            include_incomplete: true,
+            creation_date_start: start,
+            creation_date_end: start + 7_200 - 1,
+            ..Query::default()
+        };
+        assert_eq!(store.query_payments(&q).unwrap().payments.len(), 1_000);
+        median(RUNS, || {
+            store.query_payments(&q).unwrap();
+        })
+    };
+    let (small, large) = (window(a.large / 10), window(a.large));
+    vec![
+        Figure::new("window_small_store_ms", ms(small), "ms"),
+        Figure::new("window_large_store_ms", ms(large), "ms").at_most(5.0),
+        Figure::new("large_over_small", ms(large) / ms(small), "x").at_most(1.5),
+    ]
+}
+
+/// Opens the store and reads the payments to resume, as a node does at start-up.
+fn open_and_resume(temp: &TempStore) -> Duration {
+    let start = Instant::now();
+    let store = temp.open(Options::default());
+    store.fetch_inflight_payments().unwrap();
+    let took = start.elapsed();
+    store.close().unwrap();
+    took
+}
+
+pub fn open(a: &Args) -> Vec<Figure> {
+    let temp = filled(a.large, 1000);
+    let clean = median(5, || {
+        open_and_resume(&temp);
+    });
+    // A writer (this program in `open-writer` mode) runs the life cycle on the store
+    // until it is killed with SIGKILL; then the store is reopened.
+    let mut writer = Command::new(std::env::current_exe().unwrap())
+        .args(["open-writer", temp.path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start the writer");
+    std::thread::sleep(Duration::from_millis(1500));
+    writer.kill().expect("SIGKILL");
+    writer.wait().unwrap();
+    let after_kill = open_and_resume(&temp);
+    vec![
+        Figure::new("open_clean_ms", ms(clean), "ms").at_most(100.0),
+        Figure::new("open_after_kill_ms", ms(after_kill), "ms").at_most(1000.0),
+    ]
+}
+
+/// The `open-writer` child: durable life cycles from 16 threads until killed.
+pub fn writer(path: &str) {
+    let store = lnpaystore::Store::open(path, Options::default()).expect("open");
+    std::thread::scope(|s| {
+        for t in 0..16u64 {
+            let store = &store;
+            s.spawn(move || {
+                for i in 0.. {
+                    let n = 1_000_000_000 + t * 100_000_000 + i;
+                    let (pre, hash) = crate::fixture::payment(n);
+                    store
+                        .init_payment(&hash, crate::fixture::creation(10_000, 1))
+                        .unwrap();
+                    let attempt = crate::fixture::attempt(1, 10_000, None);
+                    store.register_attempt(&hash, attempt).unwrap();
+                    let settle = lnpaystore::SettleInfo {
+                        preimage: pre,
+                        settle_time_ns: 2,
+                    };
+                    store.settle_attempt(&hash, 1, settle).unwrap();
+                }
+            });
+        }
+    });
+}
+
+pub fn size(a: &Args) -> Vec<Figure> {
+    let temp = TempStore::new();
+    fill(&temp.path, a.large, 0, 1_700_000_000, 1000, Fate::Settle);
+    let bytes = std::fs::metadata(&temp.path).unwrap().len();
+    let store = temp.open(Options::default());
+    store.compact().unwrap();
+    store.close().unwrap();
+    let compacted = std::fs::metadata(&temp.path).unwrap().len();
+    vec![
+        Figure::new("bytes_per_payment", bytes as f64 / a.large as f64, "bytes").at_most(2048.0),
+        Figure::new(
+            "bytes_per_payment_compacted",
+            compacted as f64 / a.large as f64,
+            "bytes",
+        ),
+    ]
+}
