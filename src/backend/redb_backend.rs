@@ -28,7 +28,8 @@ pub struct RedbConfig {
     /// `false` skips fsync on commit (tests and benchmarks only).
     pub durable: bool,
     /// Saves the allocator state in each commit so that reopening after a crash does not
-    /// walk the whole file.
+    /// walk the whole file. Off by default: it costs about a quarter of the life-cycle
+    /// throughput, and the repair it saves takes ~130 ms for 100,000 payments.
     pub quick_repair: bool,
 }
 
@@ -41,7 +42,7 @@ impl Default for RedbConfig {
         RedbConfig {
             cache_size_bytes: DEFAULT_CACHE_BYTES,
             durable: true,
-            quick_repair: true,
+            quick_repair: false,
         }
     }
 }

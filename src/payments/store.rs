@@ -26,7 +26,7 @@ pub const DEFAULT_MAX_BATCH_SIZE: u32 = 1000;
 
 /// Bulk deletion works in transactions of at most this many payments, so the life cycle
 /// never waits long for it.
-pub const DELETE_CHUNK: usize = 1000;
+pub const DELETE_CHUNK: usize = 500;
 
 /// Store options; `Options::default()` is what production nodes should use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +42,10 @@ pub struct Options {
     pub cache_size_bytes: u64,
     /// Skip fsync on commit (tests and benchmarks only: a crash may lose recent commits).
     pub no_sync: bool,
+    /// Save the allocator state with every commit, so that reopening after a crash takes
+    /// constant time instead of a repair pass over the file (~130 ms per 100,000
+    /// payments), at about a quarter of the write throughput. Default off.
+    pub quick_repair: bool,
 }
 
 impl Default for Options {
@@ -51,6 +55,7 @@ impl Default for Options {
             max_batch_delay: Duration::ZERO,
             cache_size_bytes: backend::DEFAULT_CACHE_BYTES as u64,
             no_sync: false,
+            quick_repair: false,
         }
     }
 }
@@ -73,7 +78,7 @@ impl Store {
                 n => usize::try_from(n).map_err(|_| Error::invalid("cache size too large"))?,
             },
             durable: !options.no_sync,
-            ..RedbConfig::default()
+            quick_repair: options.quick_repair,
         };
         let backend: Arc<dyn Backend> = Arc::new(RedbBackend::open(path.as_ref(), config)?);
         Self::with_backend(backend, options)
