@@ -43,6 +43,13 @@ fn manual(max_records: u32) -> McOptions {
     }
 }
 
+/// Queues results `ns` (see `mc_result`).
+fn add_all(mc: &MissionControl, ns: impl IntoIterator<Item = u64>) {
+    for n in ns {
+        mc.add_result(mc_result(n)).unwrap();
+    }
+}
+
 fn ids(results: &[McResult]) -> Vec<u64> {
     results.iter().map(|r| r.id).collect()
 }
@@ -81,9 +88,7 @@ fn eviction_keeps_the_newest_across_flushes_and_reopen() {
         // Three flushes of 7; one result arrives late (older than all kept) and is
         // evicted at once.
         for batch in [1..=7u64, 8..=14, 15..=21] {
-            for n in batch {
-                mc.add_result(mc_result(n)).unwrap();
-            }
+            add_all(&mc, batch);
             mc.flush().unwrap();
             let kept = ids(&mc.fetch_all().unwrap());
             let newest = *kept.last().unwrap();
@@ -102,9 +107,7 @@ fn eviction_keeps_the_newest_across_flushes_and_reopen() {
     // After a reopen the limit still holds against the stored keys.
     let store = open(&path);
     let mc = store.open_mission_control("default", manual(10)).unwrap();
-    for n in 22..=24 {
-        mc.add_result(mc_result(n)).unwrap();
-    }
+    add_all(&mc, 22..=24);
     mc.flush().unwrap();
     assert_eq!(ids(&mc.fetch_all().unwrap()), (15..=24).collect::<Vec<_>>());
 }
@@ -140,9 +143,7 @@ fn the_flusher_stores_once_the_interval_has_passed() {
         )
         .unwrap();
     let start = Instant::now();
-    for n in 1..=5 {
-        mc.add_result(mc_result(n)).unwrap();
-    }
+    add_all(&mc, 1..=5);
     // Well inside the interval: nothing is stored yet.
     let stats = mc.stats().unwrap();
     if start.elapsed() < interval / 2 {
@@ -186,9 +187,7 @@ fn closing_stores_everything_queued() {
     {
         let store = open(&path);
         let mc = store.open_mission_control("default", manual(0)).unwrap();
-        for n in 1..=50 {
-            mc.add_result(mc_result(n)).unwrap();
-        }
+        add_all(&mc, 1..=50);
         mc.close().unwrap();
         assert_eq!(mc.add_result(mc_result(51)), Err(Error::Closed));
         assert_eq!(mc.flush(), Err(Error::Closed));
@@ -222,9 +221,7 @@ fn an_idle_flusher_never_wakes_up() {
     thread::sleep(Duration::from_secs(2));
     assert_eq!(mc.stats().unwrap().wakeups, 0);
     // One burst: the flusher wakes, waits out one interval, stores, and sleeps again.
-    for n in 1..=100 {
-        mc.add_result(mc_result(n)).unwrap();
-    }
+    add_all(&mc, 1..=100);
     let deadline = Instant::now() + Duration::from_secs(10);
     while mc.stats().unwrap().stored < 100 {
         assert!(Instant::now() < deadline);
@@ -243,9 +240,7 @@ fn corrupt_entries_are_removed_by_fetch_all() {
     let engine = Arc::new(RedbBackend::open(&path, RedbConfig::default()).unwrap());
     let store = Store::with_backend(engine.clone(), fast_options()).unwrap();
     let mc = store.open_mission_control("ns", manual(0)).unwrap();
-    for n in 1..=3 {
-        mc.add_result(mc_result(n)).unwrap();
-    }
+    add_all(&mc, 1..=3);
     mc.flush().unwrap();
     // Overwrite result 2's value with an unknown even type.
     let mut row = vec![2u8];
@@ -370,9 +365,7 @@ fn reopening_with_a_lower_limit_trims_at_once() {
     let (_dir, path) = temp();
     let store = open(&path);
     let mc = store.open_mission_control("default", manual(0)).unwrap();
-    for n in 1..=10 {
-        mc.add_result(mc_result(n)).unwrap();
-    }
+    add_all(&mc, 1..=10);
     mc.close().unwrap();
     let mc = store.open_mission_control("default", manual(3)).unwrap();
     assert_eq!(ids(&mc.fetch_all().unwrap()), vec![8, 9, 10]);

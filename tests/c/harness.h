@@ -91,6 +91,14 @@ typedef struct h_env {
 
 /* A fresh temporary directory and a store in it (no_sync). */
 bool h_env_open(h_env *e);
+/* Opens a fresh store for a case; on failure the case ends there. */
+#define ENV_OPEN(e)                                                                      \
+    do {                                                                                 \
+        if (!h_env_open(e)) {                                                            \
+            h_env_close(e);                                                              \
+            return;                                                                      \
+        }                                                                                \
+    } while (0)
 /* Closes the store (checking the status) and opens it again. */
 bool h_env_reopen(h_env *e);
 /* Closes the store if open and removes the directory. */

@@ -18,14 +18,6 @@
 #define INITIATED LPS_PAYMENT_STATUS_INITIATED
 #define FAILED LPS_PAYMENT_STATUS_FAILED
 
-/* Opens a fresh store for a case; on failure the case ends there. */
-#define ENV_OPEN(e)                                                                      \
-    do {                                                                                 \
-        if (!h_env_open(e)) {                                                            \
-            h_env_close(e);                                                              \
-            return;                                                                      \
-        }                                                                                \
-    } while (0)
 
 static void settle_info(LpsSettleInfo *si, const uint8_t preimage[32], int64_t time_ns) {
     memcpy(si->preimage, preimage, 32);

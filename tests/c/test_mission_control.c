@@ -7,13 +7,6 @@
 
 #include "harness.h"
 
-#define ENV_OPEN(e)                                                                      \
-    do {                                                                                 \
-        if (!h_env_open(e)) {                                                            \
-            h_env_close(e);                                                              \
-            return;                                                                      \
-        }                                                                                \
-    } while (0)
 
 /* A result: two hops, replied at `reply_ns`; a failure from hop `fail_index` with a
  * message unless fail_index < 0. Points into itself: build in place. */

@@ -112,13 +112,6 @@ static void expect_event(const char *name, const reader *r, size_t i, const uint
     CHECK_U64(n, r->events[i].htlcs, htlcs);
 }
 
-#define ENV_OPEN(e)                                                                      \
-    do {                                                                                 \
-        if (!h_env_open(e)) {                                                            \
-            h_env_close(e);                                                              \
-            return;                                                                      \
-        }                                                                                \
-    } while (0)
 
 /* Two subscriptions to one payment, a reader thread each, while the main thread drives
  * it: initiated, shard out, shard failed, retry out, settled; then end of stream. */
