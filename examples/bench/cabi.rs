@@ -26,7 +26,7 @@ fn check(status: LpsStatus, what: &str) {
 }
 
 impl CStore {
-    pub fn open(path: &Path, max_batch_size: u32, no_sync: bool) -> CStore {
+    pub fn open(path: &Path, max_batch_size: u32, max_batch_delay_us: u32) -> CStore {
         let mut opts = LpsOptions {
             max_batch_size: 0,
             max_batch_delay_us: 0,
@@ -35,7 +35,7 @@ impl CStore {
         };
         lps_options_default(&mut opts);
         opts.max_batch_size = max_batch_size;
-        opts.no_sync = no_sync;
+        opts.max_batch_delay_us = max_batch_delay_us;
         let path = CString::new(path.to_str().expect("UTF-8 path")).expect("no NUL");
         let mut store = ptr::null_mut();
         check(

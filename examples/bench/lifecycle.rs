@@ -18,9 +18,10 @@ pub struct Run {
 }
 
 /// Runs `payments` payments from `threads` threads; each thread takes the next number.
-pub fn run(threads: u64, payments: u64, max_batch_size: u32, mpp: bool) -> Run {
+pub fn run(a: &Args, payments: u64, max_batch_size: u32, mpp: bool) -> Run {
+    let threads = a.threads;
     let temp = TempStore::new();
-    let store = CStore::open(&temp.path, max_batch_size, false);
+    let store = CStore::open(&temp.path, max_batch_size, a.batch_delay_us);
     let next = AtomicU64::new(0);
     let start = Instant::now();
     std::thread::scope(|s| {
@@ -58,10 +59,10 @@ pub fn run(threads: u64, payments: u64, max_batch_size: u32, mpp: bool) -> Run {
 }
 
 pub fn lifecycle(a: &Args) -> Vec<Figure> {
-    let batched = run(a.threads, a.payments, 0, false);
+    let batched = run(a, a.payments, 0, false);
     // Unbatched commits are an order of magnitude slower: a quarter of the load keeps the
     // run short; the comparison is of rates.
-    let unbatched = run(a.threads, (a.payments / 4).max(a.threads), 1, false);
+    let unbatched = run(a, (a.payments / 4).max(a.threads), 1, false);
     vec![
         Figure::new(
             "batched_payments_per_s",
@@ -86,7 +87,7 @@ pub fn lifecycle(a: &Args) -> Vec<Figure> {
 }
 
 pub fn lifecycle_mpp(a: &Args) -> Vec<Figure> {
-    let r = run(a.threads, a.payments / 4, 0, true);
+    let r = run(a, a.payments / 4, 0, true);
     vec![
         Figure::new("payments_per_s", r.payments_per_s, "payments/s").at_least(5_000.0),
         Figure::new("commits_per_op", r.commits_per_op, ""),
@@ -115,6 +116,6 @@ pub fn memory(a: &Args) -> Vec<Figure> {
 
 /// The `memory-child`: runs the load and prints its peak RSS (KiB) and payments/s.
 pub fn memory_child(a: &Args) {
-    let r = run(a.threads, a.payments, 0, false);
+    let r = run(a, a.payments, 0, false);
     println!("{} {}", peak_rss_kib(), r.payments_per_s);
 }

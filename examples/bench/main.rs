@@ -9,7 +9,8 @@
 //!
 //! Scenarios: lifecycle, lifecycle-mpp, inflight, query, query-dates, delete, mc-flush,
 //! mc-idle, open, size, memory. Sizes: `--payments` (life-cycle loads, default 20,000),
-//! `--small` / `--large` (store sizes compared, default 1,000 / 100,000).
+//! `--small` / `--large` (store sizes compared, default 1,000 / 100,000),
+//! `--batch-delay-us` (group-commit linger for the life-cycle loads, default 0).
 
 mod cabi;
 mod fixture;
@@ -28,6 +29,8 @@ pub struct Args {
     pub payments: u64,
     pub small: u64,
     pub large: u64,
+    /// Linger of the group commit for the life-cycle loads (0 = the default).
+    pub batch_delay_us: u32,
     pub rest: Vec<String>,
 }
 
@@ -39,6 +42,7 @@ fn parse() -> Args {
         payments: 20_000,
         small: 1_000,
         large: 100_000,
+        batch_delay_us: 0,
         rest: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
@@ -54,6 +58,7 @@ fn parse() -> Args {
             "--payments" => a.payments = num("--payments"),
             "--small" => a.small = num("--small"),
             "--large" => a.large = num("--large"),
+            "--batch-delay-us" => a.batch_delay_us = num("--batch-delay-us") as u32,
             s if a.scenario.is_empty() => a.scenario = s.to_string(),
             s => a.rest.push(s.to_string()),
         }
