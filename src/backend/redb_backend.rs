@@ -4,6 +4,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{RwLock, RwLockReadGuard};
 
 use redb::{
@@ -51,6 +52,9 @@ pub struct RedbBackend {
     // Transactions hold the read side; compaction and close take the write side.
     db: RwLock<Option<Database>>,
     config: RedbConfig,
+    /// The file showed damage (a caught redb panic or a corrupt record): closing then
+    /// writes nothing to it.
+    damaged: AtomicBool,
 }
 
 /// Maps any redb error (they all convert into `redb::Error`) to ours.
@@ -61,12 +65,28 @@ fn map_err(e: impl Into<redb::Error>) -> Error {
         redb::Error::UpgradeRequired(v) => {
             Error::Corrupt(format!("file has unsupported redb format version {v}"))
         }
-        // redb reports a foreign or damaged file header as invalid data.
-        redb::Error::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+        // redb reports a foreign or damaged file header as invalid data, and a file cut
+        // short as an unexpected end.
+        redb::Error::Io(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+            ) =>
+        {
             Error::Corrupt(e.to_string())
         }
         redb::Error::Io(e) => Error::Io(e.to_string()),
+        redb::Error::PreviousIo => Error::Io("an earlier I/O error; reopen the store".into()),
         redb::Error::DatabaseClosed => Error::Closed,
+        // Our tables always have one layout: another one was read from damaged pages.
+        e @ (redb::Error::TableTypeMismatch { .. }
+        | redb::Error::TableIsMultimap(_)
+        | redb::Error::TableIsNotMultimap(_)
+        | redb::Error::TypeDefinitionChanged { .. }) => Error::Corrupt(e.to_string()),
+        // Only an earlier panic (caught, on a damaged file) poisons these.
+        e @ (redb::Error::LockPoisoned(_) | redb::Error::TransactionPoisoned) => {
+            Error::Corrupt(format!("after an earlier failure on a damaged file: {e}"))
+        }
         redb::Error::ValueTooLarge(n) => Error::invalid(format!("value of {n} bytes is too large")),
         e => Error::Internal(e.to_string()),
     }
@@ -86,7 +106,25 @@ fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     })
 }
 
+/// Drops the database without its closing writes, which redb skips while the thread
+/// unwinds: a file found damaged must not be written to, and the closing commit could
+/// panic on it (a second panic in a destructor would abort the host).
+fn drop_without_writing(db: Database) {
+    let _ = catch_unwind(AssertUnwindSafe(move || {
+        let _db = db;
+        std::panic::resume_unwind(Box::new("closing a damaged store without writing"));
+    }));
+}
+
 impl RedbBackend {
+    /// Notes that the file showed damage, so that closing does not write to it.
+    fn watch<T>(&self, result: Result<T>) -> Result<T> {
+        if matches!(result, Err(Error::Corrupt(_))) {
+            self.damaged.store(true, Ordering::Release);
+        }
+        result
+    }
+
     pub fn open(path: &Path, config: RedbConfig) -> Result<RedbBackend> {
         if path.is_dir() {
             return Err(Error::Io(format!("{} is a directory", path.display())));
@@ -100,6 +138,7 @@ impl RedbBackend {
         Ok(RedbBackend {
             db: RwLock::new(Some(db)),
             config,
+            damaged: AtomicBool::new(false),
         })
     }
 
@@ -269,7 +308,7 @@ impl Backend for RedbBackend {
         };
         // redb never asks to retry; the hook still runs once, as the contract says.
         reset();
-        f(&tx)
+        self.watch(f(&tx))
     }
 
     fn update(
@@ -292,24 +331,28 @@ impl Backend for RedbBackend {
             };
             f(&mut tx)
         };
-        match result {
+        let outcome = match result {
             Ok(()) => guarded("commit", || txn.commit().map_err(map_err)),
             Err(e) => {
-                // Dropping an uncommitted transaction aborts it; an abort error adds nothing.
-                let _ = txn.abort();
+                // An abort error adds nothing to `e`; an abort that panics on a damaged
+                // file must not escape.
+                let _ = guarded("abort", || txn.abort().map_err(map_err));
                 Err(e)
             }
-        }
+        };
+        self.watch(outcome)
     }
 
     fn compact(&self) -> Result<()> {
         let mut guard = self.db.write().unwrap_or_else(|e| e.into_inner());
         let db = guard.as_mut().ok_or(Error::Closed)?;
-        guarded("compact", || {
+        let result = guarded("compact", || {
             // Each call compacts what it can; repeat until nothing moves.
             while db.compact().map_err(map_err)? {}
             Ok(())
-        })
+        });
+        drop(guard);
+        self.watch(result)
     }
 
     fn close(&self) -> Result<()> {
@@ -317,15 +360,24 @@ impl Backend for RedbBackend {
         let Some(db) = guard.take() else {
             return Ok(());
         };
-        if !self.config.durable {
+        let mut result = Ok(());
+        if !self.config.durable && !self.damaged.load(Ordering::Acquire) {
             // Non-durable commits persist only once a durable commit follows.
-            guarded("close", || {
+            result = self.watch(guarded("close", || {
                 let mut txn = db.begin_write().map_err(map_err)?;
                 txn.set_quick_repair(self.config.quick_repair);
                 txn.commit().map_err(map_err)
-            })?;
+            }));
         }
-        drop(db);
-        Ok(())
+        if self.damaged.load(Ordering::Acquire) {
+            drop_without_writing(db);
+            return result;
+        }
+        // redb's closing commit records the allocator state; on a file damaged where no
+        // read looked, it may panic.
+        result.and(guarded("close", || {
+            drop(db);
+            Ok(())
+        }))
     }
 }
