@@ -19,5 +19,5 @@ rust_json="$("$root/target/release/examples/bench" lifecycle --payments "$paymen
 rust_rate="$(sed -n 's/.*"batched_payments_per_s":\([0-9.]*\).*/\1/p' <<<"$rust_json")"
 
 printf 'lifecycle, 64 threads, durable, %s payments\n' "$payments"
-printf '  %-28s %10.0f payments/s\n' "Go binding (cgo, C ABI)" "$go_rate" "Rust API (examples/bench)" "$rust_rate"
+printf '  %-28s %10.0f payments/s\n' "Go binding (cgo, C ABI)" "$go_rate" "Rust (examples/bench, C ABI)" "$rust_rate"
 awk -v g="$go_rate" -v r="$rust_rate" 'BEGIN { printf "  Go / Rust: %.2f\n", g / r }'
