@@ -21,6 +21,7 @@ use crate::backend::schema::{put_u64, KEY_EPOCH, META};
 use crate::backend::{Backend, WriteTx};
 use crate::error::{Error, Result};
 use crate::model::Payment;
+use crate::sync::lock;
 use crate::tower::Registry;
 
 /// One operation: a re-runnable transaction step returning the payment's new state
@@ -38,12 +39,12 @@ struct Slot {
 
 impl Slot {
     fn complete(&self, outcome: Outcome) {
-        *self.outcome.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
+        *lock(&self.outcome) = Some(outcome);
         self.ready.notify_one();
     }
 
     fn wait(&self) -> Outcome {
-        let mut guard = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = lock(&self.outcome);
         loop {
             if let Some(outcome) = guard.take() {
                 return outcome;
@@ -128,7 +129,7 @@ impl Committer {
     pub fn submit(&self, op: Op) -> Result<Option<Arc<Payment>>> {
         let slot = Arc::new(Slot::default());
         {
-            let mut q = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+            let mut q = lock(&self.shared.queue);
             if q.shutdown {
                 return Err(Error::Closed);
             }
@@ -154,13 +155,9 @@ impl Committer {
 
     /// Finishes the queued operations, then stops the writer. Later submits get `Closed`.
     pub fn shutdown(&self) {
-        self.shared
-            .queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .shutdown = true;
+        lock(&self.shared.queue).shutdown = true;
         self.shared.arrived.notify_one();
-        if let Some(handle) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(handle) = lock(&self.writer).take() {
             // A writer that panicked has nothing left to clean up.
             let _ = handle.join();
         }
@@ -175,7 +172,7 @@ impl Drop for Committer {
 
 impl Shared {
     fn next_batch(&self) -> Option<Vec<Job>> {
-        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let mut q = lock(&self.queue);
         while q.jobs.is_empty() {
             if q.shutdown {
                 return None;

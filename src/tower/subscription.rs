@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::model::{Payment, PaymentHash};
+use crate::sync::lock;
 
 #[derive(Default)]
 struct QueueState {
@@ -39,7 +40,7 @@ struct Queue {
 
 impl Queue {
     fn lock(&self) -> MutexGuard<'_, QueueState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.state)
     }
 
     fn push(&self, epoch: u64, payment: &Arc<Payment>) {
@@ -99,7 +100,7 @@ pub struct Registry {
 
 impl Registry {
     fn lock(&self) -> MutexGuard<'_, Subscribers> {
-        self.subscribers.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.subscribers)
     }
 
     /// Delivers the states committed in batch `epoch`, in commit order.
