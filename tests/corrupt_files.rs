@@ -22,8 +22,9 @@
 //! Defects this test found (`DEFECT_*`, reproduced by
 //! `every_single_byte_flip_of_a_small_store`) are fixed; seeing one again fails the
 //! test (`CORRUPT_LENIENT=1` only reports them). One remains outside our reach: with
-//! `quick_repair` on, redb can abort the process in its own commit on a file whose
-//! stored allocator state is damaged (`DEFECT_ABORT`); quick repair is off by default.
+//! quick repair on, redb can abort the process in its own commit on a file whose stored
+//! allocator state is damaged (`DEFECT_ABORT`); the library keeps it off and does not
+//! offer it.
 
 mod common;
 
@@ -40,6 +41,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
+use lnpaystore::backend::{RedbBackend, RedbConfig};
 use lnpaystore::ffi::*;
 use lnpaystore::*;
 
@@ -833,17 +835,22 @@ fn damaged_copies_give_corrupt_or_valid_data_never_a_panic_hang_or_crash() {
 
 /// The sweep's store options: `fast_options`, with redb's quick repair (allocator state
 /// saved in every commit) when `FLIP_QUICK_REPAIR=1`.
-fn sweep_options() -> Options {
-    Options {
+/// Opens the small store as the library does, or (`FLIP_QUICK_REPAIR=1`) with redb's
+/// quick repair, which the library does not offer because of DEFECT_ABORT.
+fn open_small(path: &Path) -> lnpaystore::Result<Store> {
+    let config = RedbConfig {
+        durable: false,
         quick_repair: std::env::var_os("FLIP_QUICK_REPAIR").is_some(),
-        ..fast_options()
-    }
+        ..RedbConfig::default()
+    };
+    let backend = RedbBackend::open(path, config)?;
+    Store::with_backend(std::sync::Arc::new(backend), fast_options())
 }
 
 /// A small store: a settled, a failed, an in-flight and an MPP payment, and a few
 /// mission-control results, closed cleanly.
 fn populate_small(path: &Path) {
-    let store = Store::open(path, sweep_options()).unwrap();
+    let store = open_small(path).unwrap();
     pay(&store, 1, 1000, 10);
     fail(&store, 2, 1000, 20);
     let (_, hash) = payment(3);
@@ -873,7 +880,7 @@ fn populate_small(path: &Path) {
 
 /// What the sweep reads after each flip: everything, briefly.
 fn read_small(path: &Path, r: &mut Report) {
-    let Some(store) = r.step("open", || Store::open(path, sweep_options())) else {
+    let Some(store) = r.step("open", || open_small(path)) else {
         return;
     };
     r.step("fetch_inflight_payments", || {

@@ -236,6 +236,8 @@ fn verify(store: &Store, payments: &BTreeMap<u64, Promised>, mc: &[(u64, u64)]) 
             assert!(stored.contains(&id), "mission-control result {id} lost");
         }
     }
+    // The in-memory key list, loaded at open, matches the table.
+    assert_eq!(handle.stats().unwrap().stored, stored.len() as u64);
     handle.close().unwrap();
 }
 

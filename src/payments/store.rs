@@ -42,10 +42,6 @@ pub struct Options {
     pub cache_size_bytes: u64,
     /// Skip fsync on commit (tests and benchmarks only: a crash may lose recent commits).
     pub no_sync: bool,
-    /// Save the allocator state with every commit, so that reopening after a crash takes
-    /// constant time instead of a repair pass over the file (~130 ms per 100,000
-    /// payments), at about a quarter of the write throughput. Default off.
-    pub quick_repair: bool,
 }
 
 impl Default for Options {
@@ -55,7 +51,6 @@ impl Default for Options {
             max_batch_delay: Duration::ZERO,
             cache_size_bytes: backend::DEFAULT_CACHE_BYTES as u64,
             no_sync: false,
-            quick_repair: false,
         }
     }
 }
@@ -78,7 +73,7 @@ impl Store {
                 n => usize::try_from(n).map_err(|_| Error::invalid("cache size too large"))?,
             },
             durable: !options.no_sync,
-            quick_repair: options.quick_repair,
+            ..RedbConfig::default()
         };
         let backend: Arc<dyn Backend> = Arc::new(RedbBackend::open(path.as_ref(), config)?);
         Self::with_backend(backend, options)
