@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::boundary::{guard, status};
 use super::handle::{self, Castable, Out};
 use crate::error::{Error, LpsStatus, Result};
-use crate::payments::{Options, Store, DEFAULT_MAX_BATCH_SIZE};
+use crate::payments::{Options, Store};
 
 /// An open payment store.
 ///
@@ -42,8 +42,8 @@ pub extern "C" fn lps_options_default(out: *mut LpsOptions) {
     let _ = guard("lps_options_default", || {
         let defaults = Options::default();
         Out::new(out, "out")?.write(LpsOptions {
-            max_batch_size: DEFAULT_MAX_BATCH_SIZE,
-            max_batch_delay_us: 0,
+            max_batch_size: defaults.max_batch_size,
+            max_batch_delay_us: defaults.max_batch_delay.as_micros() as u32,
             cache_size_bytes: defaults.cache_size_bytes,
             no_sync: defaults.no_sync,
         });

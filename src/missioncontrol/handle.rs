@@ -63,6 +63,8 @@ struct Queue {
 
 #[derive(Default)]
 struct Counters {
+    /// A copy of the key set's size, so that `stats` never waits for a flush's commit
+    /// (the key set is locked across it).
     stored: AtomicU64,
     flushes: AtomicU64,
     wakeups: AtomicU64,
