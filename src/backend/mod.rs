@@ -5,6 +5,8 @@
 //! rather than returning an iterator, which maps onto both a B-tree cursor and a SQL
 //! cursor without tying lifetimes to the engine.
 
+mod deferred_sync;
+mod overlay;
 mod redb_backend;
 pub mod schema;
 
@@ -13,6 +15,8 @@ use std::ops::Bound;
 
 use crate::error::Result;
 
+pub use deferred_sync::DurableCallback;
+pub use overlay::Overlay;
 pub use redb_backend::{RedbBackend, RedbConfig, DEFAULT_CACHE_BYTES};
 
 /// What a scan visitor wants next.
@@ -70,6 +74,24 @@ pub trait Backend: Send + Sync {
         reset: &mut dyn FnMut(),
         f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>,
     ) -> Result<()>;
+
+    /// Like `update`, but may return once the commit is visible and before it is
+    /// durable. Returns the ticket to pass to `when_durable`; `None` when the commit is
+    /// durable already.
+    fn update_deferred(
+        &self,
+        reset: &mut dyn FnMut(),
+        f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>,
+    ) -> Result<Option<u64>> {
+        self.update(reset, f).map(|()| None)
+    }
+
+    /// Runs `callback` (perhaps on another thread) once the `update_deferred` commit
+    /// with this ticket is durable, or with the error that kept it from being.
+    fn when_durable(&self, ticket: Option<u64>, callback: DurableCallback) {
+        let _ = ticket;
+        callback(Ok(()));
+    }
 
     /// Reclaims free space; waits for running transactions and blocks new ones.
     fn compact(&self) -> Result<()>;

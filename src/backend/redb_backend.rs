@@ -5,13 +5,14 @@ use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{RwLock, RwLockReadGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use redb::{
     Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, ReadableTableMetadata,
     Table, TableDefinition, TableError,
 };
 
+use super::deferred_sync::{DeferredSyncFile, DurableCallback, SyncGate};
 use super::{Backend, Flow, KeyRange, ReadTx, Visitor, WriteTx};
 use crate::error::{Error, Result};
 
@@ -57,6 +58,8 @@ pub struct RedbBackend {
     /// The file showed damage (a caught redb panic or a corrupt record): closing then
     /// writes nothing to it.
     damaged: AtomicBool,
+    /// Defers the fsync of `update_then` commits to the sync thread.
+    gate: Arc<SyncGate>,
 }
 
 /// Maps any redb error (they all convert into `redb::Error`) to ours.
@@ -131,17 +134,80 @@ impl RedbBackend {
         if path.is_dir() {
             return Err(Error::Io(format!("{} is a directory", path.display())));
         }
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| map_err(redb::Error::Io(e)))?;
+        // Takes the file lock: a second open gets `Locked`.
+        let file = redb::backends::FileBackend::new(file).map_err(map_err)?;
+        Self::with_storage(file, config)
+    }
+
+    /// Opens over any redb storage (an embedder's own file layer; tests inject slow or
+    /// failing disks). The storage must hold the file lock itself, as `FileBackend` does.
+    pub fn with_storage(
+        storage: impl redb::StorageBackend,
+        config: RedbConfig,
+    ) -> Result<RedbBackend> {
+        let (storage, gate) =
+            DeferredSyncFile::new(storage).map_err(|e| map_err(redb::Error::Io(e)))?;
         let db = guarded("open", || {
             redb::Builder::new()
                 .set_cache_size(config.cache_size_bytes)
-                .create(path)
+                .create_with_backend(storage)
                 .map_err(map_err)
         })?;
         Ok(RedbBackend {
             db: RwLock::new(Some(db)),
             config,
             damaged: AtomicBool::new(false),
+            gate,
         })
+    }
+
+    /// One write transaction; with `defer`, its commit's fsync is left to the sync
+    /// thread (see `deferred_sync`).
+    fn write(
+        &self,
+        reset: &mut dyn FnMut(),
+        f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>,
+        defer: bool,
+    ) -> Result<()> {
+        let guard = self.db()?;
+        let db = guard.as_ref().ok_or(Error::Closed)?;
+        let mut txn = guarded("begin write", || db.begin_write().map_err(map_err))?;
+        if !self.config.durable {
+            txn.set_durability(Durability::None).map_err(map_err)?;
+        }
+        txn.set_quick_repair(self.config.quick_repair);
+        reset();
+        let result = {
+            let mut tx = RedbWrite {
+                txn: &txn,
+                tables: RefCell::new(HashMap::new()),
+            };
+            f(&mut tx)
+        };
+        let outcome = match result {
+            Ok(()) => {
+                // This thread holds the only write transaction: only its commit's
+                // syncs see the gate armed.
+                self.gate.arm(defer);
+                let committed = guarded("commit", || txn.commit().map_err(map_err));
+                self.gate.arm(false);
+                committed
+            }
+            Err(e) => {
+                // An abort error adds nothing to `e`; an abort that panics on a damaged
+                // file must not escape.
+                let _ = guarded("abort", || txn.abort().map_err(map_err));
+                Err(e)
+            }
+        };
+        self.watch(outcome)
     }
 
     fn db(&self) -> Result<RwLockReadGuard<'_, Option<Database>>> {
@@ -318,31 +384,24 @@ impl Backend for RedbBackend {
         reset: &mut dyn FnMut(),
         f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>,
     ) -> Result<()> {
-        let guard = self.db()?;
-        let db = guard.as_ref().ok_or(Error::Closed)?;
-        let mut txn = guarded("begin write", || db.begin_write().map_err(map_err))?;
-        if !self.config.durable {
-            txn.set_durability(Durability::None).map_err(map_err)?;
+        self.write(reset, f, false)
+    }
+
+    fn update_deferred(
+        &self,
+        reset: &mut dyn FnMut(),
+        f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>,
+    ) -> Result<Option<u64>> {
+        self.write(reset, f, true)?;
+        // No ticket: the commit made no fsync (`durable: false`).
+        Ok(self.gate.take_ticket())
+    }
+
+    fn when_durable(&self, ticket: Option<u64>, callback: DurableCallback) {
+        match ticket {
+            Some(t) => self.gate.when_durable(t, callback),
+            None => callback(Ok(())),
         }
-        txn.set_quick_repair(self.config.quick_repair);
-        reset();
-        let result = {
-            let mut tx = RedbWrite {
-                txn: &txn,
-                tables: RefCell::new(HashMap::new()),
-            };
-            f(&mut tx)
-        };
-        let outcome = match result {
-            Ok(()) => guarded("commit", || txn.commit().map_err(map_err)),
-            Err(e) => {
-                // An abort error adds nothing to `e`; an abort that panics on a damaged
-                // file must not escape.
-                let _ = guarded("abort", || txn.abort().map_err(map_err));
-                Err(e)
-            }
-        };
-        self.watch(outcome)
     }
 
     fn compact(&self) -> Result<()> {

@@ -34,6 +34,10 @@ pub const TABLES: [&str; 8] = [
     MC_RESULTS,
 ];
 
+/// Tables every operation rewrites the same few keys of; a batch keeps them in an
+/// `Overlay` and writes them once.
+pub const HOT_TABLES: &[&str] = &[META, COUNTERS];
+
 pub const KEY_SCHEMA_VERSION: &[u8] = b"schema_version";
 pub const KEY_NEXT_SEQUENCE: &[u8] = b"next_sequence";
 pub const KEY_EPOCH: &[u8] = b"epoch";

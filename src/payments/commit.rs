@@ -1,10 +1,15 @@
 //! Group commit: concurrent write operations coalesce into few durable commits.
 //!
-//! One writer thread drains a queue. While it commits one batch, new operations queue up
-//! and form the next, so batches grow with load and a lone caller never waits for
-//! company. Each caller waits on its own slot and is woken only when its batch has
-//! committed (no notify-all). Operations run in queue order inside the batch's
-//! transaction, so operations on the same payment hash are serialized.
+//! One writer thread runs operations in queue order inside one open transaction, so
+//! operations on the same payment hash are serialized. The fsync of a commit is left to
+//! the backend's sync thread (`Backend::update_deferred`): while the disk works, the
+//! writer keeps running newly arrived operations into the next transaction, and commits
+//! it once the previous fsync is done (or the batch is full). Batches therefore grow with
+//! the disk's latency and the load, and a lone caller never waits for company.
+//!
+//! A caller learns its result only once its batch is durable. Each waits on its own slot
+//! and is woken alone (no notify-all). Reads wait the same way (`wait_durable`), so
+//! nothing a crash could undo is ever shown.
 //!
 //! Isolation: an operation that returns a domain error has written nothing (see `ops`),
 //! so it cannot affect its batch. A storage error aborts the transaction; every operation
@@ -17,8 +22,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::backend::schema::{put_u64, KEY_EPOCH, META};
-use crate::backend::{Backend, WriteTx};
+use crate::backend::schema::{put_u64, HOT_TABLES, KEY_EPOCH, META};
+use crate::backend::{Backend, Overlay, WriteTx};
 use crate::error::{Error, Result};
 use crate::model::Payment;
 use crate::sync::lock;
@@ -65,6 +70,15 @@ struct Queue {
     shutdown: bool,
 }
 
+/// How far commits are durable.
+#[derive(Default)]
+struct Durable {
+    /// Every batch up to this epoch is durable.
+    epoch: u64,
+    /// An fsync failed: no later commit can become durable.
+    failed: Option<String>,
+}
+
 /// Counters exposed for tests and benchmarks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CommitStats {
@@ -78,7 +92,12 @@ pub struct CommitStats {
 
 struct Shared {
     queue: Mutex<Queue>,
+    /// Wakes the writer: an operation arrived, a sync finished, or shutdown.
     arrived: Condvar,
+    durable: Mutex<Durable>,
+    durable_changed: Condvar,
+    /// The last epoch committed (durable or not).
+    committed: AtomicU64,
     backend: Arc<dyn Backend>,
     registry: Arc<Registry>,
     max_batch: usize,
@@ -95,7 +114,8 @@ pub struct Committer {
 
 impl Committer {
     /// Starts the writer thread. `epoch` is the last committed batch number read from the
-    /// store; each batch writes the next one so subscribers can place a snapshot exactly.
+    /// store; each batch writes the next one so subscribers and readers can place a
+    /// snapshot exactly.
     pub fn start(
         backend: Arc<dyn Backend>,
         registry: Arc<Registry>,
@@ -106,6 +126,12 @@ impl Committer {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             arrived: Condvar::new(),
+            durable: Mutex::new(Durable {
+                epoch,
+                failed: None,
+            }),
+            durable_changed: Condvar::new(),
+            committed: AtomicU64::new(epoch),
             backend,
             registry,
             max_batch: max_batch.max(1),
@@ -125,7 +151,7 @@ impl Committer {
         })
     }
 
-    /// Queues `op` and waits until its batch committed (or it failed).
+    /// Queues `op` and waits until its batch is durable (or it failed).
     pub fn submit(&self, op: Op) -> Result<Option<Arc<Payment>>> {
         let slot = Arc::new(Slot::default());
         {
@@ -145,6 +171,25 @@ impl Committer {
         slot.wait()
     }
 
+    /// Waits until the batch with this epoch is durable. A read whose snapshot shows
+    /// `epoch` calls this before answering.
+    pub fn wait_durable(&self, epoch: u64) -> Result<()> {
+        let mut d = lock(&self.shared.durable);
+        loop {
+            if epoch <= d.epoch {
+                return Ok(());
+            }
+            if let Some(e) = &d.failed {
+                return Err(Error::Io(format!("a commit failed to reach the disk: {e}")));
+            }
+            d = self
+                .shared
+                .durable_changed
+                .wait(d)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
     pub fn stats(&self) -> CommitStats {
         CommitStats {
             commits: self.shared.commits.load(Ordering::Relaxed),
@@ -153,7 +198,8 @@ impl Committer {
         }
     }
 
-    /// Finishes the queued operations, then stops the writer. Later submits get `Closed`.
+    /// Finishes the queued operations, stops the writer and waits until every commit is
+    /// durable and answered. Later submits get `Closed`.
     pub fn shutdown(&self) {
         lock(&self.shared.queue).shutdown = true;
         self.shared.arrived.notify_one();
@@ -161,6 +207,8 @@ impl Committer {
             // A writer that panicked has nothing left to clean up.
             let _ = handle.join();
         }
+        // An error here was already given to the callers of the failed batch.
+        let _ = self.wait_durable(self.shared.committed.load(Ordering::Acquire));
     }
 }
 
@@ -171,7 +219,8 @@ impl Drop for Committer {
 }
 
 impl Shared {
-    fn next_batch(&self) -> Option<Vec<Job>> {
+    /// Waits for the first job of a batch; `None` at shutdown with nothing queued.
+    fn first_jobs(&self) -> Option<Vec<Job>> {
         let mut q = lock(&self.queue);
         while q.jobs.is_empty() {
             if q.shutdown {
@@ -179,82 +228,114 @@ impl Shared {
             }
             q = self.arrived.wait(q).unwrap_or_else(|e| e.into_inner());
         }
-        if !self.max_delay.is_zero() {
-            // Linger for company, but never past the delay or a full batch.
-            let deadline = Instant::now() + self.max_delay;
-            while q.jobs.len() < self.max_batch && !q.shutdown {
-                let now = Instant::now();
-                if now >= deadline {
-                    break;
-                }
-                q = self
-                    .arrived
-                    .wait_timeout(q, deadline - now)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
-            }
-        }
         let n = q.jobs.len().min(self.max_batch);
         Some(q.jobs.drain(..n).collect())
     }
 
-    fn run(&self, mut epoch: u64) {
-        while let Some(batch) = self.next_batch() {
-            self.max_batch_seen
-                .fetch_max(batch.len() as u64, Ordering::Relaxed);
-            self.commit(batch, &mut epoch);
+    /// Whether the previous commit's fsync is still running.
+    fn sync_pending(&self) -> bool {
+        let d = lock(&self.durable);
+        d.failed.is_none() && d.epoch < self.committed.load(Ordering::Acquire)
+    }
+
+    /// Adds newly arrived jobs to the open batch while it may stay open: until the
+    /// previous fsync is done and the linger delay has passed, and short of a full batch.
+    /// Returns false when the batch should be committed now.
+    fn absorb(&self, batch: &mut Vec<Job>, linger_until: Instant) -> bool {
+        let mut q = lock(&self.queue);
+        loop {
+            let room = self.max_batch.saturating_sub(batch.len());
+            if room == 0 {
+                return false;
+            }
+            if !q.jobs.is_empty() {
+                let n = q.jobs.len().min(room);
+                batch.extend(q.jobs.drain(..n));
+                return true;
+            }
+            let now = Instant::now();
+            if q.shutdown || (now >= linger_until && !self.sync_pending()) {
+                return false;
+            }
+            q = if now < linger_until {
+                self.arrived
+                    .wait_timeout(q, linger_until - now)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0
+            } else {
+                self.arrived.wait(q).unwrap_or_else(|e| e.into_inner())
+            };
         }
     }
 
-    /// Runs a batch in one transaction; on a storage error, retries each job alone.
-    fn commit(&self, mut batch: Vec<Job>, epoch: &mut u64) {
+    fn run(self: Arc<Self>, mut epoch: u64) {
+        while let Some(batch) = self.first_jobs() {
+            self.commit(batch, &mut epoch, true);
+        }
+    }
+
+    /// Runs a batch in one transaction, absorbing newly arrived jobs when `grow`; on a
+    /// storage error, retries each job alone.
+    fn commit(self: &Arc<Self>, mut batch: Vec<Job>, epoch: &mut u64, grow: bool) {
         let next_epoch = *epoch + 1;
-        let n = batch.len();
-        let outcomes: RefCell<Vec<Option<Result<Option<Payment>>>>> = RefCell::new(Vec::new());
-        let result = self.backend.update(
-            &mut || {
-                let mut o = outcomes.borrow_mut();
-                o.clear();
-                o.resize_with(n, || None);
-            },
-            &mut |tx| {
-                for (i, job) in batch.iter_mut().enumerate() {
-                    // A panicking operation must not take the writer (and every waiting
-                    // caller) down: it becomes an error that aborts and splits the batch.
-                    let run = catch_unwind(AssertUnwindSafe(|| (job.op)(tx)));
-                    let run =
-                        run.unwrap_or_else(|_| Err(Error::Internal("operation panicked".into())));
-                    match run {
-                        Err(e) if e.is_storage() => return Err(e),
-                        outcome => outcomes.borrow_mut()[i] = Some(outcome),
+        let linger_until = Instant::now() + self.max_delay;
+        let outcomes: RefCell<Vec<Result<Option<Payment>>>> = RefCell::new(Vec::new());
+        let result =
+            self.backend
+                .update_deferred(&mut || outcomes.borrow_mut().clear(), &mut |tx| {
+                    let mut tx = Overlay::new(tx, HOT_TABLES);
+                    loop {
+                        while outcomes.borrow().len() < batch.len() {
+                            let job = &mut batch[outcomes.borrow().len()];
+                            // A panicking operation must not take the writer (and every
+                            // waiting caller) down: it becomes an error that aborts and
+                            // splits the batch.
+                            let run = catch_unwind(AssertUnwindSafe(|| (job.op)(&mut tx)));
+                            let run = run.unwrap_or_else(|_| {
+                                Err(Error::Internal("operation panicked".into()))
+                            });
+                            match run {
+                                Err(e) if e.is_storage() => return Err(e),
+                                outcome => outcomes.borrow_mut().push(outcome),
+                            }
+                        }
+                        if !grow || !self.absorb(&mut batch, linger_until) {
+                            break;
+                        }
                     }
-                }
-                put_u64(tx, META, KEY_EPOCH, next_epoch)
-            },
-        );
-        let outcomes = outcomes.into_inner();
+                    put_u64(&mut tx, META, KEY_EPOCH, next_epoch)?;
+                    tx.flush()
+                });
+        self.max_batch_seen
+            .fetch_max(batch.len() as u64, Ordering::Relaxed);
         match result {
-            Ok(()) => {
+            Ok(ticket) => {
                 *epoch = next_epoch;
+                self.committed.store(next_epoch, Ordering::Release);
                 self.commits.fetch_add(1, Ordering::Relaxed);
                 self.operations
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
                 let outcomes: Vec<Outcome> = outcomes
+                    .into_inner()
                     .into_iter()
-                    .map(|o| {
-                        o.unwrap_or_else(|| Err(Error::Internal("operation did not run".into())))
-                            .map(|p| p.map(Arc::new))
-                    })
+                    .map(|o| o.map(|p| p.map(Arc::new)))
                     .collect();
-                // Subscribers hear of the commit before any caller returns.
-                let events: Vec<Arc<Payment>> = outcomes
-                    .iter()
-                    .filter_map(|o| o.as_ref().ok().and_then(|p| p.clone()))
-                    .collect();
-                self.registry.publish(next_epoch, &events);
-                for (job, outcome) in batch.into_iter().zip(outcomes) {
-                    job.slot.complete(outcome);
-                }
+                let done = Delivery {
+                    epoch: next_epoch,
+                    slots: batch.into_iter().map(|job| job.slot).collect(),
+                    outcomes,
+                };
+                // Weak: a callback the sync thread still holds must not keep the writer's
+                // state alive.
+                let shared = Arc::downgrade(self);
+                self.backend.when_durable(
+                    ticket,
+                    Box::new(move |synced| {
+                        if let Some(shared) = shared.upgrade() {
+                            shared.deliver(done, synced);
+                        }
+                    }),
+                );
             }
             Err(e) if batch.len() == 1 => {
                 self.operations.fetch_add(1, Ordering::Relaxed);
@@ -264,9 +345,56 @@ impl Shared {
             }
             Err(_) => {
                 for job in batch {
-                    self.commit(vec![job], epoch);
+                    self.commit(vec![job], epoch, false);
                 }
             }
         }
     }
+
+    /// Runs once a batch's commit is durable (or failed to become so): records it, tells
+    /// subscribers, then wakes each caller.
+    fn deliver(&self, done: Delivery, synced: std::result::Result<(), String>) {
+        {
+            let mut d = lock(&self.durable);
+            match &synced {
+                Ok(()) => d.epoch = d.epoch.max(done.epoch),
+                Err(e) => {
+                    d.failed.get_or_insert(e.clone());
+                }
+            }
+        }
+        self.durable_changed.notify_all();
+        // The writer may be holding the next batch open for this sync: let it commit
+        // before the callers are woken, which takes a while.
+        drop(lock(&self.queue));
+        self.arrived.notify_one();
+        match synced {
+            Ok(()) => {
+                let events: Vec<Arc<Payment>> = done
+                    .outcomes
+                    .iter()
+                    .filter_map(|o| o.as_ref().ok().and_then(|p| p.clone()))
+                    .collect();
+                // Subscribers hear of the commit before any caller returns.
+                self.registry.publish(done.epoch, &events);
+                for (slot, outcome) in done.slots.into_iter().zip(done.outcomes) {
+                    slot.complete(outcome);
+                }
+            }
+            Err(e) => {
+                for slot in done.slots {
+                    slot.complete(Err(Error::Io(format!(
+                        "the commit failed to reach the disk: {e}"
+                    ))));
+                }
+            }
+        }
+    }
+}
+
+/// A committed batch waiting to be durable.
+struct Delivery {
+    epoch: u64,
+    slots: Vec<Arc<Slot>>,
+    outcomes: Vec<Outcome>,
 }

@@ -125,9 +125,15 @@ impl Store {
         Ok(Arc::try_unwrap(p).unwrap_or_else(|p| (*p).clone()))
     }
 
-    fn read<T>(&self, f: impl FnMut(&dyn backend::ReadTx) -> Result<T>) -> Result<T> {
+    /// A read snapshot; it answers only once everything it shows is durable (a commit
+    /// becomes visible a moment before its fsync is done).
+    fn read<T>(&self, mut f: impl FnMut(&dyn backend::ReadTx) -> Result<T>) -> Result<T> {
         self.check_open()?;
-        backend::read(self.backend.as_ref(), f)
+        let (epoch, value) = backend::read(self.backend.as_ref(), |tx| {
+            Ok((get_u64(tx, META, KEY_EPOCH)?.unwrap_or(0), f(tx)?))
+        })?;
+        self.committer.wait_durable(epoch)?;
+        Ok(value)
     }
 
     /// Records a new payment (or restarts a failed one) and returns its state.
