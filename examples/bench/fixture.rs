@@ -160,6 +160,29 @@ pub fn median(runs: usize, mut f: impl FnMut()) -> Duration {
     times[times.len() / 2]
 }
 
+/// Medians of `small` and `large` timed in alternation, so that both see the same
+/// machine noise (a slow spell of a shared machine otherwise lands on one of them).
+pub fn paired_medians(
+    runs: usize,
+    mut small: impl FnMut(),
+    mut large: impl FnMut(),
+) -> (Duration, Duration) {
+    let mut times = (Vec::with_capacity(runs), Vec::with_capacity(runs));
+    for _ in 0..runs {
+        let start = Instant::now();
+        small();
+        times.0.push(start.elapsed());
+        let start = Instant::now();
+        large();
+        times.1.push(start.elapsed());
+    }
+    let mid = |mut t: Vec<Duration>| {
+        t.sort();
+        t[t.len() / 2]
+    };
+    (mid(times.0), mid(times.1))
+}
+
 /// Peak resident set size of this process so far (KiB).
 pub fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")

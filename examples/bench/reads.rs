@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use lnpaystore::{Options, Query};
 
-use crate::fixture::{fill, median, Fate, TempStore};
+use crate::fixture::{fill, median, paired_medians, Fate, TempStore};
 use crate::report::ms;
 use crate::report::Figure;
 use crate::Args;
@@ -28,15 +28,17 @@ fn filled(total: u64, spacing_ms: i64) -> TempStore {
 }
 
 pub fn inflight(a: &Args) -> Vec<Figure> {
-    let time = |total: u64| {
-        let temp = filled(total, 1000);
-        let store = temp.open(Options::default());
+    let (small_temp, large_temp) = (filled(a.small, 1000), filled(a.large, 1000));
+    let small_store = small_temp.open(Options::default());
+    let large_store = large_temp.open(Options::default());
+    for store in [&small_store, &large_store] {
         assert_eq!(store.fetch_inflight_payments().unwrap().len(), 100);
-        median(RUNS, || {
-            store.fetch_inflight_payments().unwrap();
-        })
-    };
-    let (small, large) = (time(a.small), time(a.large));
+    }
+    let (small, large) = paired_medians(
+        RUNS,
+        || drop(small_store.fetch_inflight_payments().unwrap()),
+        || drop(large_store.fetch_inflight_payments().unwrap()),
+    );
     vec![
         Figure::new("small_store_ms", ms(small), "ms"),
         Figure::new("large_store_ms", ms(large), "ms").at_most(2.0),
@@ -45,30 +47,29 @@ pub fn inflight(a: &Args) -> Vec<Figure> {
 }
 
 pub fn query(a: &Args) -> Vec<Figure> {
-    let page = |total: u64| {
-        let temp = filled(total, 1000);
-        let store = temp.open(Options::default());
-        let q = |reversed| Query {
-            index_offset: total / 2,
-            max_payments: 100,
-            include_incomplete: true,
-            reversed,
-            ..Query::default()
-        };
-        assert_eq!(store.query_payments(&q(false)).unwrap().payments.len(), 100);
-        let forwards = median(RUNS, || {
-            store.query_payments(&q(false)).unwrap();
-        });
-        let reversed = median(RUNS, || {
-            store.query_payments(&q(true)).unwrap();
-        });
-        let count = median(RUNS, || {
-            store.payment_counts().unwrap();
-        });
-        (forwards, reversed, count)
+    let (small_temp, large_temp) = (filled(a.small, 1000), filled(a.large, 1000));
+    let small_store = small_temp.open(Options::default());
+    let large_store = large_temp.open(Options::default());
+    let q = |total: u64, reversed| Query {
+        index_offset: total / 2,
+        max_payments: 100,
+        include_incomplete: true,
+        reversed,
+        ..Query::default()
     };
-    let (small, _, _) = page(a.small);
-    let (forwards, reversed, count) = page(a.large);
+    let page = |store: &lnpaystore::Store, total, reversed| {
+        let got = store.query_payments(&q(total, reversed)).unwrap();
+        assert_eq!(got.payments.len(), 100);
+    };
+    let (small, forwards) = paired_medians(
+        RUNS,
+        || page(&small_store, a.small, false),
+        || page(&large_store, a.large, false),
+    );
+    let reversed = median(RUNS, || page(&large_store, a.large, true));
+    let count = median(RUNS, || {
+        large_store.payment_counts().unwrap();
+    });
     vec![
         Figure::new("page_forwards_ms", ms(forwards), "ms").at_most(3.0),
         Figure::new("page_reversed_ms", ms(reversed), "ms").at_most(3.0),
@@ -80,9 +81,11 @@ pub fn query(a: &Args) -> Vec<Figure> {
 
 pub fn query_dates(a: &Args) -> Vec<Figure> {
     // 7.2 s apart: a 2-hour window holds 1,000 payments, whatever the store's size.
-    let window = |total: u64| {
-        let temp = filled(total, 7_200);
-        let store = temp.open(Options::default());
+    let (small_total, large_total) = (a.large / 10, a.large);
+    let (small_temp, large_temp) = (filled(small_total, 7_200), filled(large_total, 7_200));
+    let small_store = small_temp.open(Options::default());
+    let large_store = large_temp.open(Options::default());
+    let window = |store: &lnpaystore::Store, total: u64| {
         let start = 1_700_000_000 + (total as i64 / 2) * 7_200 / 1000;
         let q = Query {
             max_payments: 1_000,
@@ -92,11 +95,12 @@ pub fn query_dates(a: &Args) -> Vec<Figure> {
             ..Query::default()
         };
         assert_eq!(store.query_payments(&q).unwrap().payments.len(), 1_000);
-        median(RUNS, || {
-            store.query_payments(&q).unwrap();
-        })
     };
-    let (small, large) = (window(a.large / 10), window(a.large));
+    let (small, large) = paired_medians(
+        RUNS,
+        || window(&small_store, small_total),
+        || window(&large_store, large_total),
+    );
     vec![
         Figure::new("window_small_store_ms", ms(small), "ms"),
         Figure::new("window_large_store_ms", ms(large), "ms").at_most(5.0),
