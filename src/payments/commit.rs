@@ -22,6 +22,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::cache::{BatchView, PaymentCache};
 use crate::backend::schema::{put_u64, HOT_TABLES, KEY_EPOCH, META};
 use crate::backend::{Backend, Overlay, WriteTx};
 use crate::error::{Error, Result};
@@ -31,7 +32,9 @@ use crate::tower::Registry;
 
 /// One operation: a re-runnable transaction step returning the payment's new state
 /// (the event subscribers receive), or `None` when there is nothing to announce.
-pub type Op = Box<dyn FnMut(&mut dyn WriteTx) -> Result<Option<Payment>> + Send>;
+/// It reads payments through the writer's cache (`BatchView`), which stages the states it
+/// returns.
+pub type Op = Box<dyn FnMut(&mut dyn WriteTx, &mut BatchView) -> Result<Option<Payment>> + Send>;
 
 type Outcome = Result<Option<Arc<Payment>>>;
 
@@ -98,6 +101,8 @@ struct Shared {
     durable_changed: Condvar,
     /// The last epoch committed (durable or not).
     committed: AtomicU64,
+    /// Bumped by writes made outside the writer: its payment cache is then stale.
+    invalidations: AtomicU64,
     backend: Arc<dyn Backend>,
     registry: Arc<Registry>,
     max_batch: usize,
@@ -132,6 +137,7 @@ impl Committer {
             }),
             durable_changed: Condvar::new(),
             committed: AtomicU64::new(epoch),
+            invalidations: AtomicU64::new(0),
             backend,
             registry,
             max_batch: max_batch.max(1),
@@ -188,6 +194,12 @@ impl Committer {
                 .wait(d)
                 .unwrap_or_else(|e| e.into_inner());
         }
+    }
+
+    /// Called inside a write transaction made outside the writer that changes payments:
+    /// the writer reloads them from the records from its next transaction on.
+    pub fn invalidate_cache(&self) {
+        self.shared.invalidations.fetch_add(1, Ordering::SeqCst);
     }
 
     pub fn stats(&self) -> CommitStats {
@@ -269,57 +281,77 @@ impl Shared {
     }
 
     fn run(self: Arc<Self>, mut epoch: u64) {
+        let mut cache = PaymentCache::default();
         while let Some(batch) = self.first_jobs() {
-            self.commit(batch, &mut epoch, true);
+            self.commit(batch, &mut epoch, &mut cache, true);
         }
     }
 
     /// Runs a batch in one transaction, absorbing newly arrived jobs when `grow`; on a
     /// storage error, retries each job alone.
-    fn commit(self: &Arc<Self>, mut batch: Vec<Job>, epoch: &mut u64, grow: bool) {
+    fn commit(
+        self: &Arc<Self>,
+        mut batch: Vec<Job>,
+        epoch: &mut u64,
+        cache: &mut PaymentCache,
+        grow: bool,
+    ) {
         let next_epoch = *epoch + 1;
         let linger_until = Instant::now() + self.max_delay;
-        let outcomes: RefCell<Vec<Result<Option<Payment>>>> = RefCell::new(Vec::new());
-        let result =
-            self.backend
-                .update_deferred(&mut || outcomes.borrow_mut().clear(), &mut |tx| {
-                    let mut tx = Overlay::new(tx, HOT_TABLES);
-                    loop {
-                        while outcomes.borrow().len() < batch.len() {
-                            let job = &mut batch[outcomes.borrow().len()];
-                            // A panicking operation must not take the writer (and every
-                            // waiting caller) down: it becomes an error that aborts and
-                            // splits the batch.
-                            let run = catch_unwind(AssertUnwindSafe(|| (job.op)(&mut tx)));
-                            let run = run.unwrap_or_else(|_| {
-                                Err(Error::Internal("operation panicked".into()))
-                            });
-                            match run {
-                                Err(e) if e.is_storage() => return Err(e),
-                                outcome => outcomes.borrow_mut().push(outcome),
+        let outcomes: RefCell<Vec<Outcome>> = RefCell::new(Vec::new());
+        let staged = RefCell::new(None);
+        let result = self.backend.update_deferred(
+            &mut || {
+                outcomes.borrow_mut().clear();
+                staged.borrow_mut().take();
+            },
+            &mut |tx| {
+                // After `begin_write`: a write made outside the writer has committed.
+                cache.check_generation(self.invalidations.load(Ordering::SeqCst));
+                let mut view = cache.view();
+                let mut tx = Overlay::new(tx, HOT_TABLES);
+                loop {
+                    while outcomes.borrow().len() < batch.len() {
+                        let job = &mut batch[outcomes.borrow().len()];
+                        // A panicking operation must not take the writer (and every
+                        // waiting caller) down: it becomes an error that aborts and
+                        // splits the batch.
+                        let run = catch_unwind(AssertUnwindSafe(|| (job.op)(&mut tx, &mut view)));
+                        let run = run
+                            .unwrap_or_else(|_| Err(Error::Internal("operation panicked".into())));
+                        match run {
+                            Err(e) if e.is_storage() => return Err(e),
+                            Ok(Some(p)) => {
+                                let p = Arc::new(p);
+                                view.stage(p.clone());
+                                outcomes.borrow_mut().push(Ok(Some(p)));
                             }
-                        }
-                        if !grow || !self.absorb(&mut batch, linger_until) {
-                            break;
+                            outcome => outcomes.borrow_mut().push(outcome.map(|_| None)),
                         }
                     }
-                    put_u64(&mut tx, META, KEY_EPOCH, next_epoch)?;
-                    tx.flush()
-                });
+                    if !grow || !self.absorb(&mut batch, linger_until) {
+                        break;
+                    }
+                }
+                put_u64(&mut tx, META, KEY_EPOCH, next_epoch)?;
+                tx.flush()?;
+                *staged.borrow_mut() = Some(view.into_staged());
+                Ok(())
+            },
+        );
         self.max_batch_seen
             .fetch_max(batch.len() as u64, Ordering::Relaxed);
         match result {
             Ok(ticket) => {
                 *epoch = next_epoch;
+                if let Some(staged) = staged.into_inner() {
+                    cache.apply(staged);
+                }
                 self.committed.store(next_epoch, Ordering::Release);
                 self.commits.fetch_add(1, Ordering::Relaxed);
                 self.operations
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                let outcomes: Vec<Outcome> = outcomes
-                    .into_inner()
-                    .into_iter()
-                    .map(|o| o.map(|p| p.map(Arc::new)))
-                    .collect();
+                let outcomes = outcomes.into_inner();
                 let done = Delivery {
                     epoch: next_epoch,
                     slots: batch.into_iter().map(|job| job.slot).collect(),
@@ -345,7 +377,7 @@ impl Shared {
             }
             Err(_) => {
                 for job in batch {
-                    self.commit(vec![job], epoch, false);
+                    self.commit(vec![job], epoch, cache, false);
                 }
             }
         }

@@ -1,6 +1,7 @@
 //! The payment store over the backend trait: transitions, indexes, queries, group commit.
 
 mod assemble;
+mod cache;
 mod commit;
 mod integrity;
 mod keys;

@@ -4,7 +4,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::assemble::load;
+use super::cache::BatchView;
 use super::keys::{self, HTLC_FAIL, HTLC_INFO, HTLC_SETTLE, KIND_CREATION, KIND_FAILURE_REASON};
 use crate::backend::schema::{
     get_u64, put_u64, COUNTERS, CREATION_INDEX, HASH_INDEX, INFLIGHT, KEY_NEXT_SEQUENCE, META,
@@ -77,8 +77,8 @@ fn remove_htlc(tx: &mut dyn WriteTx, seq: u64, h: &HtlcAttempt) -> Result<()> {
     Ok(())
 }
 
-fn existing(tx: &dyn WriteTx, hash: &PaymentHash) -> Result<Payment> {
-    load(tx, hash)?.ok_or(Error::PaymentNotInitiated)
+fn existing(tx: &dyn WriteTx, view: &BatchView, hash: &PaymentHash) -> Result<Payment> {
+    view.load(tx, hash)?.ok_or(Error::PaymentNotInitiated)
 }
 
 /// Rebuilds the payment after a change and records its status transition.
@@ -91,6 +91,7 @@ fn finish(tx: &mut dyn WriteTx, before: PaymentStatus, p: Payment) -> Result<Pay
 /// `init_payment`: a new payment, or a fresh start for a failed one.
 pub fn init(
     tx: &mut dyn WriteTx,
+    view: &mut BatchView,
     hash: &PaymentHash,
     info: &CreationInfo,
     encoded_info: &[u8],
@@ -98,7 +99,7 @@ pub fn init(
     if tx.get(TOMBSTONES, hash)?.is_some() {
         return Err(Error::AlreadyPaid);
     }
-    if let Some(old) = load(tx, hash)? {
+    if let Some(old) = view.load(tx, hash)? {
         match old.status {
             PaymentStatus::Initiated => return Err(Error::PaymentExists),
             PaymentStatus::InFlight => return Err(Error::PaymentInFlight),
@@ -127,11 +128,12 @@ pub fn init(
 /// `register_attempt`: adds an in-flight attempt after the rules of SPEC §1.3.
 pub fn register(
     tx: &mut dyn WriteTx,
+    view: &mut BatchView,
     hash: &PaymentHash,
     attempt: &AttemptInfo,
     encoded: &[u8],
 ) -> Result<Payment> {
-    let mut p = existing(tx, hash)?;
+    let mut p = existing(tx, view, hash)?;
     p.registrable()?;
     verify_attempt(&p, attempt)?;
     let before = p.status;
@@ -174,12 +176,13 @@ fn open_attempt(p: &Payment, attempt_id: u64) -> Result<usize> {
 /// `settle_attempt`: records the preimage once it proves the attempt's hash.
 pub fn settle(
     tx: &mut dyn WriteTx,
+    view: &mut BatchView,
     hash: &PaymentHash,
     attempt_id: u64,
     settle: &SettleInfo,
     encoded: &[u8],
 ) -> Result<Payment> {
-    let mut p = existing(tx, hash)?;
+    let mut p = existing(tx, view, hash)?;
     let i = open_attempt(&p, attempt_id)?;
     let expected = p.attempt_hash(&p.htlcs[i].info);
     if Sha256::digest(settle.preimage).as_slice() != expected {
@@ -198,12 +201,13 @@ pub fn settle(
 /// `fail_attempt`: records one attempt's failure.
 pub fn fail_attempt(
     tx: &mut dyn WriteTx,
+    view: &mut BatchView,
     hash: &PaymentHash,
     attempt_id: u64,
     fail: &FailInfo,
     encoded: &[u8],
 ) -> Result<Payment> {
-    let mut p = existing(tx, hash)?;
+    let mut p = existing(tx, view, hash)?;
     let i = open_attempt(&p, attempt_id)?;
     let before = p.status;
     tx.put(
@@ -218,10 +222,11 @@ pub fn fail_attempt(
 /// `fail_payment`: records or overwrites the failure reason, whatever the attempts do.
 pub fn fail_payment(
     tx: &mut dyn WriteTx,
+    view: &mut BatchView,
     hash: &PaymentHash,
     reason: FailureReason,
 ) -> Result<Payment> {
-    let mut p = existing(tx, hash)?;
+    let mut p = existing(tx, view, hash)?;
     let before = p.status;
     tx.put(
         RECORDS,
@@ -251,9 +256,12 @@ pub fn delete(tx: &mut dyn WriteTx, p: &Payment, failed_attempts_only: bool) -> 
 
 pub fn delete_by_hash(
     tx: &mut dyn WriteTx,
+    view: &mut BatchView,
     hash: &PaymentHash,
     failed_attempts_only: bool,
 ) -> Result<bool> {
-    let p = existing(tx, hash)?;
+    let p = existing(tx, view, hash)?;
+    // The payment (or its failed attempts) is gone from the records: so from the cache.
+    view.forget(hash);
     delete(tx, &p, failed_attempts_only)
 }

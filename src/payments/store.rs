@@ -141,8 +141,8 @@ impl Store {
         validate_creation_info(&info)?;
         let encoded = codec::encode_creation(&info);
         let hash = *hash;
-        self.write_payment(Box::new(move |tx| {
-            ops::init(tx, &hash, &info, &encoded).map(Some)
+        self.write_payment(Box::new(move |tx, view| {
+            ops::init(tx, view, &hash, &info, &encoded).map(Some)
         }))
     }
 
@@ -151,8 +151,8 @@ impl Store {
         validate_attempt_shape(&attempt)?;
         let encoded = codec::encode_attempt(&attempt);
         let hash = *hash;
-        self.write_payment(Box::new(move |tx| {
-            ops::register(tx, &hash, &attempt, &encoded).map(Some)
+        self.write_payment(Box::new(move |tx, view| {
+            ops::register(tx, view, &hash, &attempt, &encoded).map(Some)
         }))
     }
 
@@ -165,8 +165,8 @@ impl Store {
     ) -> Result<Payment> {
         let encoded = codec::encode_settle(&settle);
         let hash = *hash;
-        self.write_payment(Box::new(move |tx| {
-            ops::settle(tx, &hash, attempt_id, &settle, &encoded).map(Some)
+        self.write_payment(Box::new(move |tx, view| {
+            ops::settle(tx, view, &hash, attempt_id, &settle, &encoded).map(Some)
         }))
     }
 
@@ -179,16 +179,16 @@ impl Store {
     ) -> Result<Payment> {
         let encoded = codec::encode_fail(&fail);
         let hash = *hash;
-        self.write_payment(Box::new(move |tx| {
-            ops::fail_attempt(tx, &hash, attempt_id, &fail, &encoded).map(Some)
+        self.write_payment(Box::new(move |tx, view| {
+            ops::fail_attempt(tx, view, &hash, attempt_id, &fail, &encoded).map(Some)
         }))
     }
 
     /// Records (or overwrites) the payment's failure reason.
     pub fn fail_payment(&self, hash: &PaymentHash, reason: FailureReason) -> Result<Payment> {
         let hash = *hash;
-        self.write_payment(Box::new(move |tx| {
-            ops::fail_payment(tx, &hash, reason).map(Some)
+        self.write_payment(Box::new(move |tx, view| {
+            ops::fail_payment(tx, view, &hash, reason).map(Some)
         }))
     }
 
@@ -209,8 +209,8 @@ impl Store {
     /// Removes a payment (or only its failed attempts); in-flight payments are refused.
     pub fn delete_payment(&self, hash: &PaymentHash, failed_attempts_only: bool) -> Result<()> {
         let hash = *hash;
-        self.write(Box::new(move |tx| {
-            ops::delete_by_hash(tx, &hash, failed_attempts_only).map(|_| None)
+        self.write(Box::new(move |tx, view| {
+            ops::delete_by_hash(tx, view, &hash, failed_attempts_only).map(|_| None)
         }))?;
         Ok(())
     }
@@ -230,6 +230,9 @@ impl Store {
                 return Ok(deleted);
             };
             deleted += backend::update(self.backend.as_ref(), |tx| {
+                // Before the commit: the writer's next transaction, which can only begin
+                // after this one ends, must not trust its cache.
+                self.committer.invalidate_cache();
                 let mut n = 0;
                 for &seq in &seqs {
                     let Some(p) = assemble::load_by_seq(tx, seq, false)? else {

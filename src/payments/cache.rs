@@ -1,0 +1,96 @@
+//! The writer's cache of non-terminal payments. Every attempt operation needs the whole
+//! payment (validation looks at every attempt, and callers get the new state back);
+//! decoding it from its records was a third of the writer's time with MPP payments.
+//!
+//! The cache holds payments as committed. Each try of a batch's transaction stages its
+//! changes in a fresh `BatchView`; they reach the cache only once the transaction
+//! commits, so an aborted or retried batch leaves it untouched. The records stay the truth: a miss loads them.
+//! Writes made outside the writer (bulk deletion) call `Committer::invalidate_cache`
+//! inside their transaction; the writer drops the whole cache at its next transaction.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::assemble;
+use crate::backend::ReadTx;
+use crate::error::Result;
+use crate::model::{Payment, PaymentHash};
+
+/// Most payments kept; a node has far fewer in flight. Past it, payments are loaded.
+const CAPACITY: usize = 100_000;
+
+#[derive(Default)]
+pub struct PaymentCache {
+    payments: HashMap<PaymentHash, Arc<Payment>>,
+    /// The invalidation count this cache reflects.
+    generation: u64,
+}
+
+impl PaymentCache {
+    /// Drops everything when writes outside the writer happened since the last call.
+    pub fn check_generation(&mut self, generation: u64) {
+        if generation != self.generation {
+            self.payments.clear();
+            self.generation = generation;
+        }
+    }
+
+    /// A view for one batch's transaction.
+    pub fn view(&self) -> BatchView<'_> {
+        BatchView {
+            committed: &self.payments,
+            staged: HashMap::new(),
+        }
+    }
+
+    /// Applies a committed batch's changes.
+    pub fn apply(&mut self, staged: HashMap<PaymentHash, Option<Arc<Payment>>>) {
+        for (hash, state) in staged {
+            match state {
+                Some(p) if !p.status.is_terminal() => {
+                    if self.payments.len() < CAPACITY || self.payments.contains_key(&hash) {
+                        self.payments.insert(hash, p);
+                    }
+                }
+                _ => {
+                    self.payments.remove(&hash);
+                }
+            }
+        }
+    }
+}
+
+/// The cache as a batch sees it: committed payments overlaid with the batch's changes.
+pub struct BatchView<'a> {
+    committed: &'a HashMap<PaymentHash, Arc<Payment>>,
+    /// `None`: changed in a way only the records tell (load them).
+    staged: HashMap<PaymentHash, Option<Arc<Payment>>>,
+}
+
+impl BatchView<'_> {
+    /// The payment with this hash, from the cache or else from its records.
+    pub fn load(&self, tx: &dyn ReadTx, hash: &PaymentHash) -> Result<Option<Payment>> {
+        let cached = match self.staged.get(hash) {
+            Some(staged) => staged.as_ref(),
+            None => self.committed.get(hash),
+        };
+        match cached {
+            Some(p) => Ok(Some(Payment::clone(p))),
+            None => assemble::load(tx, hash),
+        }
+    }
+
+    /// Records a payment's new state.
+    pub fn stage(&mut self, payment: Arc<Payment>) {
+        self.staged.insert(payment.hash, Some(payment));
+    }
+
+    /// Forgets a payment: later loads read its records.
+    pub fn forget(&mut self, hash: &PaymentHash) {
+        self.staged.insert(*hash, None);
+    }
+
+    pub fn into_staged(self) -> HashMap<PaymentHash, Option<Arc<Payment>>> {
+        self.staged
+    }
+}
