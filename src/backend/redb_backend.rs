@@ -141,9 +141,12 @@ impl RedbBackend {
             .truncate(false)
             .open(path)
             .map_err(|e| map_err(redb::Error::Io(e)))?;
+        let writeback = file.try_clone().map_err(|e| map_err(redb::Error::Io(e)))?;
         // Takes the file lock: a second open gets `Locked`.
         let file = redb::backends::FileBackend::new(file).map_err(map_err)?;
-        Self::with_storage(file, config)
+        let (storage, gate) =
+            DeferredSyncFile::new(file).map_err(|e| map_err(redb::Error::Io(e)))?;
+        Self::with_gate(storage.with_writeback(writeback), gate, config)
     }
 
     /// Opens over any redb storage (an embedder's own file layer; tests inject slow or
@@ -154,6 +157,14 @@ impl RedbBackend {
     ) -> Result<RedbBackend> {
         let (storage, gate) =
             DeferredSyncFile::new(storage).map_err(|e| map_err(redb::Error::Io(e)))?;
+        Self::with_gate(storage, gate, config)
+    }
+
+    fn with_gate<B: redb::StorageBackend>(
+        storage: DeferredSyncFile<B>,
+        gate: Arc<SyncGate>,
+        config: RedbConfig,
+    ) -> Result<RedbBackend> {
         let db = guarded("open", || {
             redb::Builder::new()
                 .set_cache_size(config.cache_size_bytes)
