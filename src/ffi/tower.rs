@@ -10,16 +10,16 @@ use super::types::{LpsAttemptInfo, LpsCreationInfo, LpsFailInfo, LpsSettleInfo};
 use super::view;
 use crate::error::{LpsStatus, Result};
 use crate::model::{FailureReason, Payment, PaymentHash};
-use crate::payments::Store;
+use crate::payments::{Change, Store};
 
 fn hash(ptr: *const u8) -> Result<PaymentHash> {
     handle::array::<32>(ptr, "hash")
 }
 
 /// Hands the new state to the caller if it asked for it.
-fn give(out: Option<Out<*mut LpsPayment>>, payment: Payment) {
+fn give(out: Option<Out<*mut LpsPayment>>, payment: Arc<Payment>) {
     if let Some(out) = out {
-        out.write(payment_out(Arc::new(payment)));
+        out.write(payment_out(payment));
     }
 }
 
@@ -28,7 +28,7 @@ fn give(out: Option<Out<*mut LpsPayment>>, payment: Payment) {
 fn update(
     store: *mut LpsStore,
     out: *mut *mut LpsPayment,
-    op: impl FnOnce(&Store) -> Result<Payment>,
+    op: impl FnOnce(&Store) -> Result<Arc<Payment>>,
 ) -> Result<()> {
     let store = handle::borrow(store, "store")?;
     let out = Out::optional(out);
@@ -48,7 +48,7 @@ pub extern "C" fn lps_init_payment(
         update(store, std::ptr::null_mut(), |s| {
             let hash = self::hash(hash)?;
             let info = view::creation_info(handle::input(info, "info")?)?;
-            s.init_payment(&hash, info)
+            s.change(&hash, Change::Init(info))
         })
     })
 }
@@ -66,7 +66,7 @@ pub extern "C" fn lps_register_attempt(
         update(store, out, |s| {
             let hash = self::hash(hash)?;
             let attempt = view::attempt_info(handle::input(attempt, "attempt")?)?;
-            s.register_attempt(&hash, attempt)
+            s.change(&hash, Change::Register(attempt))
         })
     })
 }
@@ -84,7 +84,7 @@ pub extern "C" fn lps_settle_attempt(
         update(store, out, |s| {
             let hash = self::hash(hash)?;
             let settle = view::settle_info(handle::input(settle, "settle")?);
-            s.settle_attempt(&hash, attempt_id, settle)
+            s.change(&hash, Change::Settle(attempt_id, settle))
         })
     })
 }
@@ -102,7 +102,7 @@ pub extern "C" fn lps_fail_attempt(
         update(store, out, |s| {
             let hash = self::hash(hash)?;
             let fail = view::fail_info(handle::input(fail, "fail")?)?;
-            s.fail_attempt(&hash, attempt_id, fail)
+            s.change(&hash, Change::FailAttempt(attempt_id, fail))
         })
     })
 }
@@ -120,7 +120,7 @@ pub extern "C" fn lps_fail_payment(
         update(store, out, |s| {
             let hash = self::hash(hash)?;
             let reason = FailureReason::try_from(reason)?;
-            s.fail_payment(&hash, reason)
+            s.change(&hash, Change::FailPayment(reason))
         })
     })
 }

@@ -12,6 +12,7 @@ mod store;
 pub use commit::CommitStats;
 pub use integrity::IntegrityReport;
 pub use query::DEFAULT_MAX_PAYMENTS;
+pub(crate) use store::Change;
 pub use store::{
     Options, PaymentCounts, Query, QueryResponse, Store, DEFAULT_MAX_BATCH_SIZE, DELETE_CHUNK,
 };

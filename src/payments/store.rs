@@ -28,6 +28,15 @@ pub const DEFAULT_MAX_BATCH_SIZE: u32 = 1000;
 /// never waits long for it.
 pub const DELETE_CHUNK: usize = 500;
 
+/// One control-tower change to a payment (SPEC §1).
+pub(crate) enum Change {
+    Init(CreationInfo),
+    Register(AttemptInfo),
+    Settle(u64, SettleInfo),
+    FailAttempt(u64, FailInfo),
+    FailPayment(FailureReason),
+}
+
 /// Store options; `Options::default()` is what production nodes should use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
@@ -117,14 +126,6 @@ impl Store {
         self.committer.submit(op)
     }
 
-    fn write_payment(&self, op: Op) -> Result<Payment> {
-        let p = self
-            .write(op)?
-            .ok_or_else(|| Error::Internal("operation returned no payment".into()))?;
-        // The event is shared with subscribers; copy only when one holds it.
-        Ok(Arc::try_unwrap(p).unwrap_or_else(|p| (*p).clone()))
-    }
-
     /// A read snapshot; it answers only once everything it shows is durable (a commit
     /// becomes visible a moment before its fsync is done).
     fn read<T>(&self, mut f: impl FnMut(&dyn backend::ReadTx) -> Result<T>) -> Result<T> {
@@ -136,24 +137,58 @@ impl Store {
         Ok(value)
     }
 
+    /// Applies one control-tower change and returns the payment's new state, shared with
+    /// the writer's cache and subscribers (the C ABI converts it without a copy).
+    pub(crate) fn change(&self, hash: &PaymentHash, change: Change) -> Result<Arc<Payment>> {
+        let hash = *hash;
+        // Inputs are checked and encoded here, on the caller's thread.
+        let op: Op = match change {
+            Change::Init(info) => {
+                validate_creation_info(&info)?;
+                let encoded = codec::encode_creation(&info);
+                Box::new(move |tx, view| ops::init(tx, view, &hash, &info, &encoded).map(Some))
+            }
+            Change::Register(attempt) => {
+                validate_attempt_shape(&attempt)?;
+                let encoded = codec::encode_attempt(&attempt);
+                Box::new(move |tx, view| {
+                    ops::register(tx, view, &hash, &attempt, &encoded).map(Some)
+                })
+            }
+            Change::Settle(id, settle) => {
+                let encoded = codec::encode_settle(&settle);
+                Box::new(move |tx, view| {
+                    ops::settle(tx, view, &hash, id, &settle, &encoded).map(Some)
+                })
+            }
+            Change::FailAttempt(id, fail) => {
+                let encoded = codec::encode_fail(&fail);
+                Box::new(move |tx, view| {
+                    ops::fail_attempt(tx, view, &hash, id, &fail, &encoded).map(Some)
+                })
+            }
+            Change::FailPayment(reason) => {
+                Box::new(move |tx, view| ops::fail_payment(tx, view, &hash, reason).map(Some))
+            }
+        };
+        self.write(op)?
+            .ok_or_else(|| Error::Internal("operation returned no payment".into()))
+    }
+
+    fn change_owned(&self, hash: &PaymentHash, change: Change) -> Result<Payment> {
+        let p = self.change(hash, change)?;
+        // Shared with the cache or subscribers: copy only when one holds it.
+        Ok(Arc::try_unwrap(p).unwrap_or_else(|p| (*p).clone()))
+    }
+
     /// Records a new payment (or restarts a failed one) and returns its state.
     pub fn init_payment(&self, hash: &PaymentHash, info: CreationInfo) -> Result<Payment> {
-        validate_creation_info(&info)?;
-        let encoded = codec::encode_creation(&info);
-        let hash = *hash;
-        self.write_payment(Box::new(move |tx, view| {
-            ops::init(tx, view, &hash, &info, &encoded).map(Some)
-        }))
+        self.change_owned(hash, Change::Init(info))
     }
 
     /// Records a new HTLC attempt.
     pub fn register_attempt(&self, hash: &PaymentHash, attempt: AttemptInfo) -> Result<Payment> {
-        validate_attempt_shape(&attempt)?;
-        let encoded = codec::encode_attempt(&attempt);
-        let hash = *hash;
-        self.write_payment(Box::new(move |tx, view| {
-            ops::register(tx, view, &hash, &attempt, &encoded).map(Some)
-        }))
+        self.change_owned(hash, Change::Register(attempt))
     }
 
     /// Records an attempt's success; the preimage must hash to the attempt's hash.
@@ -163,11 +198,7 @@ impl Store {
         attempt_id: u64,
         settle: SettleInfo,
     ) -> Result<Payment> {
-        let encoded = codec::encode_settle(&settle);
-        let hash = *hash;
-        self.write_payment(Box::new(move |tx, view| {
-            ops::settle(tx, view, &hash, attempt_id, &settle, &encoded).map(Some)
-        }))
+        self.change_owned(hash, Change::Settle(attempt_id, settle))
     }
 
     /// Records an attempt's failure.
@@ -177,19 +208,12 @@ impl Store {
         attempt_id: u64,
         fail: FailInfo,
     ) -> Result<Payment> {
-        let encoded = codec::encode_fail(&fail);
-        let hash = *hash;
-        self.write_payment(Box::new(move |tx, view| {
-            ops::fail_attempt(tx, view, &hash, attempt_id, &fail, &encoded).map(Some)
-        }))
+        self.change_owned(hash, Change::FailAttempt(attempt_id, fail))
     }
 
     /// Records (or overwrites) the payment's failure reason.
     pub fn fail_payment(&self, hash: &PaymentHash, reason: FailureReason) -> Result<Payment> {
-        let hash = *hash;
-        self.write_payment(Box::new(move |tx, view| {
-            ops::fail_payment(tx, view, &hash, reason).map(Some)
-        }))
+        self.change_owned(hash, Change::FailPayment(reason))
     }
 
     pub fn fetch_payment(&self, hash: &PaymentHash) -> Result<Payment> {
