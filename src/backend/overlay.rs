@@ -3,13 +3,49 @@
 //! overlay keeps them in memory and writes each changed key once, at `flush`.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 
 use super::{KeyRange, ReadTx, Visitor, WriteTx};
 use crate::error::Result;
 
-/// Pending changes: (table index, key) → value, `None` for a delete.
-type Pending = BTreeMap<(usize, Vec<u8>), Option<Vec<u8>>>;
+/// A pending change: table index, key, value (`None` for a delete).
+type Change = (usize, Vec<u8>, Option<Vec<u8>>);
+
+/// Pending changes, one per key. A batch touches a handful of keys and reads them on
+/// every operation: a short list, searched without allocating, beats a map.
+#[derive(Default)]
+struct Pending(Vec<Change>);
+
+impl Pending {
+    fn find(&self, t: usize, key: &[u8]) -> Option<&Option<Vec<u8>>> {
+        self.0
+            .iter()
+            .find(|(pt, k, _)| *pt == t && k == key)
+            .map(|(_, _, v)| v)
+    }
+
+    fn set(&mut self, t: usize, key: &[u8], value: Option<Vec<u8>>) {
+        match self.0.iter_mut().find(|(pt, k, _)| *pt == t && k == key) {
+            Some(change) => change.2 = value,
+            None => self.0.push((t, key.to_vec(), value)),
+        }
+    }
+
+    /// Takes the changes of table `t` (all with `None`), sorted by key.
+    fn take(&mut self, t: Option<usize>) -> Vec<Change> {
+        let (mut taken, kept) = std::mem::take(&mut self.0)
+            .into_iter()
+            .partition(|(pt, _, _)| t.is_none_or(|t| *pt == t));
+        self.0 = kept;
+        // Sorted, as a B-tree would write them.
+        taken.sort_by(|a: &Change, b: &Change| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        taken
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
 
 /// Wraps a write transaction; reads see the pending values first. A scan, count or
 /// clear of an overlaid table writes that table's pending values through first, so every
@@ -36,8 +72,8 @@ impl<'a> Overlay<'a> {
 
     /// Writes every pending change to the transaction.
     pub fn flush(&self) -> Result<()> {
-        let pending = std::mem::take(&mut *self.pending.borrow_mut());
-        self.write_through(pending)
+        let changes = self.pending.borrow_mut().take(None);
+        self.write_through(changes)
     }
 
     /// Writes the pending changes of `table`, if it is overlaid.
@@ -45,17 +81,13 @@ impl<'a> Overlay<'a> {
         let Some(t) = self.overlaid(table) else {
             return Ok(());
         };
-        let mut pending = self.pending.borrow_mut();
-        let rest = pending.split_off(&(t + 1, Vec::new()));
-        let this = pending.split_off(&(t, Vec::new()));
-        pending.extend(rest);
-        drop(pending);
-        self.write_through(this)
+        let changes = self.pending.borrow_mut().take(Some(t));
+        self.write_through(changes)
     }
 
-    fn write_through(&self, changes: Pending) -> Result<()> {
+    fn write_through(&self, changes: Vec<Change>) -> Result<()> {
         let mut inner = self.inner.borrow_mut();
-        for ((t, key), value) in changes {
+        for (t, key, value) in changes {
             match value {
                 Some(v) => inner.put(self.tables[t], &key, &v)?,
                 None => {
@@ -70,7 +102,7 @@ impl<'a> Overlay<'a> {
 impl ReadTx for Overlay<'_> {
     fn get(&self, table: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
         if let Some(t) = self.overlaid(table) {
-            if let Some(v) = self.pending.borrow().get(&(t, key.to_vec())) {
+            if let Some(v) = self.pending.borrow().find(t, key) {
                 return Ok(v.clone());
             }
         }
@@ -98,8 +130,7 @@ impl WriteTx for Overlay<'_> {
     fn put(&mut self, table: &str, key: &[u8], value: &[u8]) -> Result<()> {
         match self.overlaid(table) {
             Some(t) => {
-                let change = Some(value.to_vec());
-                self.pending.get_mut().insert((t, key.to_vec()), change);
+                self.pending.get_mut().set(t, key, Some(value.to_vec()));
                 Ok(())
             }
             None => self.inner.get_mut().put(table, key, value),
@@ -110,7 +141,7 @@ impl WriteTx for Overlay<'_> {
         match self.overlaid(table) {
             Some(t) => {
                 let present = self.get(table, key)?.is_some();
-                self.pending.get_mut().insert((t, key.to_vec()), None);
+                self.pending.get_mut().set(t, key, None);
                 Ok(present)
             }
             None => self.inner.get_mut().delete(table, key),

@@ -1,7 +1,6 @@
 //! The embedded engine: one redb file, opened by one process at a time.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -198,7 +197,7 @@ impl RedbBackend {
         let result = {
             let mut tx = RedbWrite {
                 txn: &txn,
-                tables: RefCell::new(HashMap::new()),
+                tables: RefCell::default(),
             };
             f(&mut tx)
         };
@@ -251,10 +250,33 @@ fn scan_table<T: ReadableTable<Bytes, Bytes>>(
     }
 }
 
+/// The tables a transaction opened, by name. A transaction uses a handful, and every
+/// operation looks several up: a short list beats hashing the name.
+struct Opened<T>(Vec<(String, T)>);
+
+impl<T> Default for Opened<T> {
+    fn default() -> Self {
+        Opened(Vec::new())
+    }
+}
+
+impl<T> Opened<T> {
+    fn get_or_open(&mut self, name: &str, open: impl FnOnce() -> Result<T>) -> Result<&mut T> {
+        let i = match self.0.iter().position(|(n, _)| n == name) {
+            Some(i) => i,
+            None => {
+                self.0.push((name.to_string(), open()?));
+                self.0.len() - 1
+            }
+        };
+        Ok(&mut self.0[i].1)
+    }
+}
+
 struct RedbRead {
     txn: redb::ReadTransaction,
     // Tables opened so far; `None` marks a table that does not exist (reads as empty).
-    tables: RefCell<HashMap<String, Option<ReadOnlyTable<Bytes, Bytes>>>>,
+    tables: RefCell<Opened<Option<ReadOnlyTable<Bytes, Bytes>>>>,
 }
 
 impl RedbRead {
@@ -266,15 +288,12 @@ impl RedbRead {
     ) -> Result<T> {
         guarded("read", || {
             let mut tables = self.tables.borrow_mut();
-            if !tables.contains_key(name) {
-                let t = match self.txn.open_table(def(name)) {
-                    Ok(t) => Some(t),
-                    Err(TableError::TableDoesNotExist(_)) => None,
-                    Err(e) => return Err(map_err(e)),
-                };
-                tables.insert(name.to_string(), t);
-            }
-            match tables.get(name).and_then(|t| t.as_ref()) {
+            let t = tables.get_or_open(name, || match self.txn.open_table(def(name)) {
+                Ok(t) => Ok(Some(t)),
+                Err(TableError::TableDoesNotExist(_)) => Ok(None),
+                Err(e) => Err(map_err(e)),
+            })?;
+            match t {
                 Some(t) => f(t),
                 None => Ok(empty),
             }
@@ -307,7 +326,7 @@ impl ReadTx for RedbRead {
 struct RedbWrite<'txn> {
     txn: &'txn redb::WriteTransaction,
     // redb allows one open handle per table; the cache keeps it for the transaction.
-    tables: RefCell<HashMap<String, Table<'txn, Bytes, Bytes>>>,
+    tables: RefCell<Opened<Table<'txn, Bytes, Bytes>>>,
 }
 
 impl<'txn> RedbWrite<'txn> {
@@ -319,14 +338,8 @@ impl<'txn> RedbWrite<'txn> {
     ) -> Result<T> {
         guarded(what, || {
             let mut tables = self.tables.borrow_mut();
-            if !tables.contains_key(name) {
-                let t = self.txn.open_table(def(name)).map_err(map_err)?;
-                tables.insert(name.to_string(), t);
-            }
-            match tables.get_mut(name) {
-                Some(t) => f(t),
-                None => Err(Error::Internal("table cache".into())),
-            }
+            let t = tables.get_or_open(name, || self.txn.open_table(def(name)).map_err(map_err))?;
+            f(t)
         })
     }
 }
@@ -383,7 +396,7 @@ impl Backend for RedbBackend {
         let txn = guarded("begin read", || db.begin_read().map_err(map_err))?;
         let tx = RedbRead {
             txn,
-            tables: RefCell::new(HashMap::new()),
+            tables: RefCell::default(),
         };
         // redb never asks to retry; the hook still runs once, as the contract says.
         reset();
