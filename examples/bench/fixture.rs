@@ -77,6 +77,23 @@ impl TempStore {
     }
 }
 
+/// The disk's rate of 4 KiB write + fdatasync pairs, next to the store's own figures:
+/// TARGETS.md's reference machine does about 9,500 a second.
+pub fn fdatasyncs_per_s() -> f64 {
+    use std::io::{Seek, Write};
+    let temp = TempStore::new();
+    let mut file = std::fs::File::create(&temp.path).expect("create probe file");
+    let page = [7u8; 4096];
+    let n = 500;
+    let start = Instant::now();
+    for _ in 0..n {
+        file.rewind().expect("seek");
+        file.write_all(&page).expect("write");
+        file.sync_data().expect("fdatasync");
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
 pub fn fast() -> Options {
     Options {
         no_sync: true,

@@ -7,7 +7,7 @@ use std::time::Instant;
 use lnpaystore::ffi::{lps_commit_stats, LpsCommitStats};
 
 use crate::cabi::CStore;
-use crate::fixture::{peak_rss_kib, TempStore};
+use crate::fixture::{fdatasyncs_per_s, peak_rss_kib, TempStore};
 use crate::report::Figure;
 use crate::Args;
 
@@ -63,6 +63,7 @@ pub fn lifecycle(a: &Args) -> Vec<Figure> {
     // Unbatched commits are an order of magnitude slower: a quarter of the load keeps the
     // run short; the comparison is of rates.
     let unbatched = run(a, (a.payments / 4).max(a.threads), 1, false);
+    let disk = fdatasyncs_per_s();
     vec![
         Figure::new(
             "batched_payments_per_s",
@@ -83,6 +84,7 @@ pub fn lifecycle(a: &Args) -> Vec<Figure> {
         .at_least(10.0),
         Figure::new("commits_per_op", batched.commits_per_op, "").at_most(0.1),
         Figure::new("max_batch", batched.max_batch as f64, "ops"),
+        Figure::new("disk_fdatasyncs_per_s", disk, "/s"),
     ]
 }
 
