@@ -567,8 +567,8 @@ typedef struct LpsOptions {
    */
   uint32_t max_batch_size;
   /*
-   How long the writer lingers for a fuller batch; 0 = default (no linger: a batch
-   is whatever arrived during the previous commit).
+   How long a batch stays open at least, for more operations; 0 = default (no
+   linger: a batch is what arrives while the previous commit's fsync runs).
    */
   uint32_t max_batch_delay_us;
   /*

@@ -19,8 +19,8 @@ type Options struct {
 	// MaxBatchSize caps how many operations share one commit; 0 = default (1000),
 	// 1 = no batching.
 	MaxBatchSize uint32
-	// MaxBatchDelay is how long the writer lingers for a fuller batch; 0 = no
-	// linger (a batch is whatever arrived during the previous commit). Whole
+	// MaxBatchDelay is how long a batch stays open at least; 0 = no linger (a
+	// batch is what arrives while the previous commit's fsync runs). Whole
 	// microseconds, at most math.MaxUint32 of them.
 	MaxBatchDelay time.Duration
 	// CacheSizeBytes is the page cache; 0 = default (32 MiB).

@@ -27,8 +27,8 @@ impl Castable for LpsStore {
 pub struct LpsOptions {
     /// Most operations coalesced into one commit; 0 = default (1000), 1 = no batching.
     pub max_batch_size: u32,
-    /// How long the writer lingers for a fuller batch; 0 = default (no linger: a batch
-    /// is whatever arrived during the previous commit).
+    /// How long a batch stays open at least, for more operations; 0 = default (no
+    /// linger: a batch is what arrives while the previous commit's fsync runs).
     pub max_batch_delay_us: u32,
     /// Page cache; 0 = default (32 MiB).
     pub cache_size_bytes: u64,

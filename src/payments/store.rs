@@ -42,10 +42,10 @@ pub(crate) enum Change {
 pub struct Options {
     /// Most operations coalesced into one commit (0 = default 1000; 1 = no batching).
     pub max_batch_size: u32,
-    /// How long the writer lingers for more operations before closing a batch that is
-    /// not full. Zero (the default) closes a batch as soon as the writer is free: batches
-    /// then form from the operations that arrive during the previous commit, which gives
-    /// large batches under load and no added latency for a lone caller.
+    /// How long a batch stays open at least, for more operations, unless full. Zero (the
+    /// default) closes it as soon as the previous commit's fsync is done: batches then
+    /// hold what arrives while the disk works, which gives large batches under load and
+    /// no added latency for a lone caller.
     pub max_batch_delay: Duration,
     /// Page cache (0 = default 32 MiB).
     pub cache_size_bytes: u64,
