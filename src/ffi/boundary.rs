@@ -17,7 +17,7 @@ pub(crate) fn guard<T>(
     function: &'static str,
     body: impl FnOnce() -> Result<T>,
 ) -> Result<T, LpsStatus> {
-    set_last_error(String::new());
+    clear_last_error();
     let outcome = panic::catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|payload| {
         let what = payload
             .downcast_ref::<&str>()
@@ -38,6 +38,16 @@ pub(crate) fn status(function: &'static str, body: impl FnOnce() -> Result<()>) 
         Ok(()) => LpsStatus::Ok,
         Err(status) => status,
     }
+}
+
+/// Clears the last error without allocating (every call does this).
+fn clear_last_error() {
+    LAST_ERROR.with(|e| {
+        let mut e = e.borrow_mut();
+        if !e.as_bytes().is_empty() {
+            *e = CString::default();
+        }
+    });
 }
 
 fn set_last_error(message: String) {

@@ -1,6 +1,7 @@
 //! Caller-owned C inputs read into the Rust model, checking every pointer and length.
 //! Inputs are copied, so nothing borrowed from the caller outlives the call.
 
+use std::fmt;
 use std::slice;
 
 use super::handle;
@@ -19,13 +20,32 @@ pub const LPS_MAX_BYTES_LEN: usize = 1 << 20;
 /// Longest array accepted (hops, custom records).
 pub const LPS_MAX_ARRAY_LEN: usize = 65_535;
 
+/// A field's name for error messages, spelled out only when a message needs it (most
+/// calls succeed, and a route has many fields).
+#[derive(Clone, Copy)]
+pub(crate) enum Field<'a> {
+    Name(&'a str),
+    Member(&'a Field<'a>, &'static str),
+    Item(&'a Field<'a>, usize),
+}
+
+impl fmt::Display for Field<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Field::Name(n) => f.write_str(n),
+            Field::Member(parent, name) => write!(f, "{parent}.{name}"),
+            Field::Item(parent, i) => write!(f, "{parent}[{i}]"),
+        }
+    }
+}
+
 /// A caller array as a slice: `{NULL, 0}` is empty; NULL with a length, or an absurd
 /// length, is `INVALID_ARGUMENT`.
 pub(crate) fn array<'a, T>(
     ptr: *const T,
     len: usize,
     limit: usize,
-    field: &str,
+    field: impl fmt::Display,
 ) -> Result<&'a [T]> {
     if len == 0 {
         return Ok(&[]);
@@ -44,17 +64,17 @@ pub(crate) fn array<'a, T>(
     Ok(unsafe { slice::from_raw_parts(ptr, len) })
 }
 
-pub(crate) fn bytes<'a>(b: &LpsBytes, field: &str) -> Result<&'a [u8]> {
+pub(crate) fn bytes<'a>(b: &LpsBytes, field: impl fmt::Display) -> Result<&'a [u8]> {
     array(b.ptr, b.len, LPS_MAX_BYTES_LEN, field)
 }
 
-fn records(ptr: *const LpsRecord, len: usize, field: &str) -> Result<CustomRecords> {
+fn records(ptr: *const LpsRecord, len: usize, field: Field) -> Result<CustomRecords> {
     let mut out = CustomRecords::new();
     for (i, r) in array(ptr, len, LPS_MAX_ARRAY_LEN, field)?
         .iter()
         .enumerate()
     {
-        let value = bytes(&r.value, &format!("{field}[{i}].value"))?;
+        let value = bytes(&r.value, Field::Member(&Field::Item(&field, i), "value"))?;
         if out.insert(r.type_, value.to_vec()).is_some() {
             return Err(Error::invalid(format!(
                 "{field}: record type {} appears twice",
@@ -74,12 +94,12 @@ pub(crate) fn creation_info(c: &LpsCreationInfo) -> Result<CreationInfo> {
         first_hop_custom_records: records(
             c.first_hop_custom_records,
             c.first_hop_custom_records_len,
-            "info.first_hop_custom_records",
+            Field::Name("info.first_hop_custom_records"),
         )?,
     })
 }
 
-fn hop(c: &LpsHop, field: &str) -> Result<Hop> {
+fn hop(c: &LpsHop, field: Field) -> Result<Hop> {
     let blinding_point = match c.blinding_point.is_null() {
         true => None,
         false => Some(handle::array::<33>(c.blinding_point, "blinding_point")?),
@@ -99,23 +119,24 @@ fn hop(c: &LpsHop, field: &str) -> Result<Hop> {
             set_id: a.set_id,
             child_index: a.child_index,
         }),
-        encrypted_data: bytes(&c.encrypted_data, &format!("{field}.encrypted_data"))?.to_vec(),
+        encrypted_data: bytes(&c.encrypted_data, Field::Member(&field, "encrypted_data"))?.to_vec(),
         blinding_point,
-        metadata: bytes(&c.metadata, &format!("{field}.metadata"))?.to_vec(),
+        metadata: bytes(&c.metadata, Field::Member(&field, "metadata"))?.to_vec(),
         total_amt_msat: c.total_amt_msat,
         custom_records: records(
             c.custom_records,
             c.custom_records_len,
-            &format!("{field}.custom_records"),
+            Field::Member(&field, "custom_records"),
         )?,
     })
 }
 
 fn route(c: &LpsRoute) -> Result<Route> {
-    let hops = array(c.hops, c.hops_len, LPS_MAX_ARRAY_LEN, "attempt.route.hops")?
+    let field = Field::Name("attempt.route.hops");
+    let hops = array(c.hops, c.hops_len, LPS_MAX_ARRAY_LEN, field)?
         .iter()
         .enumerate()
-        .map(|(i, h)| hop(h, &format!("attempt.route.hops[{i}]")))
+        .map(|(i, h)| hop(h, Field::Item(&field, i)))
         .collect::<Result<Vec<_>>>()?;
     Ok(Route {
         total_time_lock: c.total_time_lock,
@@ -126,7 +147,7 @@ fn route(c: &LpsRoute) -> Result<Route> {
         first_hop_wire_custom_records: records(
             c.first_hop_wire_custom_records,
             c.first_hop_wire_custom_records_len,
-            "attempt.route.first_hop_wire_custom_records",
+            Field::Name("attempt.route.first_hop_wire_custom_records"),
         )?,
     })
 }
