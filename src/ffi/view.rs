@@ -181,3 +181,82 @@ pub(crate) fn fail_info(c: &LpsFailInfo) -> Result<FailInfo> {
         failure_source_index: c.failure_source_index,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ptr;
+
+    fn hop_with(metadata: LpsBytes, records: &[LpsRecord]) -> LpsHop {
+        LpsHop {
+            pub_key: [2; 33],
+            channel_id: 1,
+            outgoing_time_lock: 100,
+            amt_to_forward_msat: 1_000,
+            legacy_payload: false,
+            mpp: ptr::null(),
+            amp: ptr::null(),
+            encrypted_data: LpsBytes::EMPTY,
+            blinding_point: ptr::null(),
+            metadata,
+            total_amt_msat: 0,
+            custom_records: records.as_ptr(),
+            custom_records_len: records.len(),
+        }
+    }
+
+    fn attempt(hops: &[LpsHop]) -> LpsAttemptInfo {
+        LpsAttemptInfo {
+            attempt_id: 1,
+            session_key: [1; 32],
+            route: LpsRoute {
+                total_time_lock: 100,
+                total_amount_msat: 1_000,
+                source_pub_key: [1; 33],
+                hops: hops.as_ptr(),
+                hops_len: hops.len(),
+                first_hop_amount_msat: 0,
+                first_hop_wire_custom_records: ptr::null(),
+                first_hop_wire_custom_records_len: 0,
+            },
+            attempt_time_ns: 1,
+            hash: ptr::null(),
+        }
+    }
+
+    fn message(c: &LpsAttemptInfo) -> String {
+        attempt_info(c).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn errors_name_the_nested_field() {
+        let bad = LpsBytes {
+            ptr: ptr::null(),
+            len: 3,
+        };
+        let hops = [hop_with(LpsBytes::EMPTY, &[]), hop_with(bad, &[])];
+        let m = message(&attempt(&hops));
+        assert!(
+            m.contains("attempt.route.hops[1].metadata: NULL pointer with length 3"),
+            "{m}"
+        );
+        let records = [
+            LpsRecord {
+                type_: 65_536,
+                value: LpsBytes::EMPTY,
+            },
+            LpsRecord {
+                type_: 65_537,
+                value: bad,
+            },
+        ];
+        let hops = [hop_with(LpsBytes::EMPTY, &records)];
+        let m = message(&attempt(&hops));
+        assert!(
+            m.contains("attempt.route.hops[0].custom_records[1].value"),
+            "{m}"
+        );
+        // A good attempt reads without error.
+        assert!(attempt_info(&attempt(&[hop_with(LpsBytes::EMPTY, &[])])).is_ok());
+    }
+}
