@@ -73,11 +73,16 @@ struct Queue {
     shutdown: bool,
 }
 
-/// How far commits are durable.
+/// How far commits are durable and answered.
 #[derive(Default)]
 struct Durable {
     /// Every batch up to this epoch is durable.
     epoch: u64,
+    /// Every batch up to this epoch has been answered. Batches are answered in commit
+    /// order, so subscribers see each payment's states in order, even when a late
+    /// `when_durable` runs its callback on the writer while the sync thread is still
+    /// answering an earlier batch.
+    answered: u64,
     /// An fsync failed: no later commit can become durable.
     failed: Option<String>,
 }
@@ -133,6 +138,7 @@ impl Committer {
             arrived: Condvar::new(),
             durable: Mutex::new(Durable {
                 epoch,
+                answered: epoch,
                 failed: None,
             }),
             durable_changed: Condvar::new(),
@@ -149,7 +155,7 @@ impl Committer {
         let writer_shared = shared.clone();
         let writer = std::thread::Builder::new()
             .name("lnpaystore-writer".into())
-            .spawn(move || writer_shared.run(epoch))
+            .spawn(move || writer_shared.run())
             .map_err(|e| Error::Io(format!("cannot start the writer thread: {e}")))?;
         Ok(Committer {
             shared,
@@ -280,23 +286,18 @@ impl Shared {
         }
     }
 
-    fn run(self: Arc<Self>, mut epoch: u64) {
+    fn run(self: Arc<Self>) {
         let mut cache = PaymentCache::default();
         while let Some(batch) = self.first_jobs() {
-            self.commit(batch, &mut epoch, &mut cache, true);
+            self.commit(batch, &mut cache, true);
         }
     }
 
     /// Runs a batch in one transaction, absorbing newly arrived jobs when `grow`; on a
     /// storage error, retries each job alone.
-    fn commit(
-        self: &Arc<Self>,
-        mut batch: Vec<Job>,
-        epoch: &mut u64,
-        cache: &mut PaymentCache,
-        grow: bool,
-    ) {
-        let next_epoch = *epoch + 1;
+    fn commit(self: &Arc<Self>, mut batch: Vec<Job>, cache: &mut PaymentCache, grow: bool) {
+        // Only this thread commits: the last committed epoch cannot move meanwhile.
+        let next_epoch = self.committed.load(Ordering::Acquire) + 1;
         let linger_until = Instant::now() + self.max_delay;
         let outcomes: RefCell<Vec<Outcome>> = RefCell::new(Vec::new());
         let staged = RefCell::new(None);
@@ -343,7 +344,6 @@ impl Shared {
             .fetch_max(batch.len() as u64, Ordering::Relaxed);
         match result {
             Ok(ticket) => {
-                *epoch = next_epoch;
                 if let Some(staged) = staged.into_inner() {
                     cache.apply(staged);
                 }
@@ -377,7 +377,7 @@ impl Shared {
             }
             Err(_) => {
                 for job in batch {
-                    self.commit(vec![job], epoch, cache, false);
+                    self.commit(vec![job], cache, false);
                 }
             }
         }
@@ -400,7 +400,15 @@ impl Shared {
         // before the callers are woken, which takes a while.
         drop(lock(&self.queue));
         self.arrived.notify_one();
-        match synced {
+        let mut d = lock(&self.durable);
+        while d.answered + 1 < done.epoch {
+            d = self
+                .durable_changed
+                .wait(d)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        drop(d);
+        let outcomes: Vec<Outcome> = match synced {
             Ok(()) => {
                 let events: Vec<Arc<Payment>> = done
                     .outcomes
@@ -409,17 +417,17 @@ impl Shared {
                     .collect();
                 // Subscribers hear of the commit before any caller returns.
                 self.registry.publish(done.epoch, &events);
-                for (slot, outcome) in done.slots.into_iter().zip(done.outcomes) {
-                    slot.complete(outcome);
-                }
+                done.outcomes
             }
             Err(e) => {
-                for slot in done.slots {
-                    slot.complete(Err(Error::Io(format!(
-                        "the commit failed to reach the disk: {e}"
-                    ))));
-                }
+                let e = Error::Io(format!("the commit failed to reach the disk: {e}"));
+                done.slots.iter().map(|_| Err(e.clone())).collect()
             }
+        };
+        lock(&self.durable).answered = done.epoch;
+        self.durable_changed.notify_all();
+        for (slot, outcome) in done.slots.into_iter().zip(outcomes) {
+            slot.complete(outcome);
         }
     }
 }
