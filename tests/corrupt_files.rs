@@ -21,11 +21,12 @@
 //!
 //! Defects this test found (`DEFECT_*`, reproduced by
 //! `every_single_byte_flip_of_a_small_store`) are fixed; seeing one again fails the
-//! test (`CORRUPT_LENIENT=1` only reports them). Two remain outside our reach, both
-//! redb aborting the process in its own commit: with quick repair on, on a damaged stored
-//! allocator state (`DEFECT_ABORT`; the library keeps quick repair off and does not offer
-//! it), and on a damaged freed-page table (`DEFECT_FREED_PAGES`; the sweep reports these
-//! offsets without failing).
+//! test (`CORRUPT_LENIENT=1` only reports them). One remains outside our reach: redb
+//! aborts the process in a durable commit when a system page it uses there is damaged
+//! (the freed-page table, the allocator state stored at a clean close:
+//! `DEFECT_COMMIT_ABORT`). The sweep reports these offsets without failing; with quick
+//! repair on (`FLIP_QUICK_REPAIR=1`, which the library does not offer) every commit
+//! stores the allocator state and such aborts fail the sweep (`DEFECT_ABORT`).
 
 mod common;
 
@@ -326,12 +327,11 @@ fn install_quiet_panic_hook() {
         if std::thread::panicking() {
             // A panic while unwinding aborts the process: say where, for `known_crash`.
             let trace = std::backtrace::Backtrace::force_capture().to_string();
-            let in_freed_pages = trace.contains("ExtractIf") && trace.contains("freed_pages");
+            let in_commit = trace.contains("redb::transactions::WriteTransaction::durable_commit");
             // Straight to the file: the harness captures `eprintln!`, and the process is
             // about to abort.
-            let note = format!(
-                "panic while unwinding at {line}; in freed-page processing: {in_freed_pages}\n"
-            );
+            let note =
+                format!("panic while unwinding at {line}; in a redb durable commit: {in_commit}\n");
             let _ = std::io::Write::write_all(&mut std::io::stderr(), note.as_bytes());
         }
         panics()
@@ -669,14 +669,16 @@ const DEFECT_ABORT: &str = "process abort on close: redb panics in a commit on t
     allocator state, then again in a destructor while unwinding (\"panic in a destructor \
     during cleanup\"), which no catch_unwind can stop";
 
-/// Not fixed, and outside the library's reach: a durable commit (the closing one in a
-/// read-only session) reclaims pages listed in redb's freed-page table; when that table's
-/// page is damaged, redb 4.4 panics reading it, and again in `ExtractIf::drop` while
-/// unwinding, which aborts the process. Any redb version behaves so while it does not
-/// verify system-table pages before using them; the library cannot read that table to
-/// check it first. Reported, not failed, by the sweep.
-const DEFECT_FREED_PAGES: &str = "process abort in a commit: redb panics reading a damaged \
-    freed-page table, then again in ExtractIf::drop while unwinding (redb defect, not fixed)";
+/// Not fixed, and outside the library's reach: a durable commit (also the closing one of
+/// a read-only session) reclaims the pages listed in redb's freed-page table and
+/// allocates from the allocator state stored at the last clean close. When one of those
+/// system pages is damaged, redb 4.4 panics inside the commit, and again in a destructor
+/// while unwinding (`ExtractIf::drop`, `WritablePage::drop`), which aborts the process.
+/// redb does not verify system pages before using them, and the library cannot read
+/// them to check first. Reported, not failed, by the sweep.
+const DEFECT_COMMIT_ABORT: &str = "process abort in a durable commit: redb panics on a \
+    damaged system page (freed-page table, stored allocator state), then again while \
+    unwinding (redb defect, not fixed)";
 
 fn known_defect(step: &str, outcome: &str, detail: &str) -> Option<&'static str> {
     let closing = matches!(step, "close" | "drop" | "lps_store_close");
@@ -701,9 +703,9 @@ fn known_crash(stderr: &str) -> Option<&'static str> {
     // The quiet hook swallows "panic in a destructor during cleanup"; the first line is
     // the runtime's own, printed as it aborts, the second the hook's.
     let aborted = stderr.contains("thread caused non-unwinding panic. aborting.");
-    let redb_freed_pages = stderr.contains("in freed-page processing: true");
-    if aborted && redb_freed_pages && !quick_repair() {
-        return Some(DEFECT_FREED_PAGES);
+    let in_commit = stderr.contains("in a redb durable commit: true");
+    if aborted && in_commit && !quick_repair() {
+        return Some(DEFECT_COMMIT_ABORT);
     }
     aborted.then_some(DEFECT_ABORT)
 }
@@ -1042,7 +1044,7 @@ fn every_single_byte_flip_of_a_small_store() {
         let stderr = std::fs::read_to_string(&stderr).unwrap_or_default();
         let why = known_crash(&stderr).unwrap_or("crash");
         let line = format!("{offset:#x}^{:#04x}: {status}: {why}", sweep_mask(offset));
-        if why == DEFECT_FREED_PAGES {
+        if why == DEFECT_COMMIT_ABORT {
             unfixed.push(line);
         } else {
             crashes.push(line);
