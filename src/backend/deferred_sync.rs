@@ -28,6 +28,20 @@ use crate::sync::lock;
 /// Runs once a commit is durable, or with the fsync error.
 pub type DurableCallback = Box<dyn FnOnce(Result<(), String>) + Send>;
 
+impl State {
+    /// What every sync finished so far amounts to: the first fsync error, or success.
+    fn outcome(&self) -> Result<(), String> {
+        match &self.failed {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    fn io_error(e: String) -> io::Error {
+        io::Error::other(format!("an earlier fsync failed: {e}"))
+    }
+}
+
 #[derive(Default)]
 struct State {
     /// Syncs asked for so far; a sync's ticket is the value after its request.
@@ -65,10 +79,7 @@ impl SyncGate {
     pub fn when_durable(&self, ticket: u64, callback: DurableCallback) {
         let mut s = lock(&self.state);
         if ticket <= s.completed {
-            let result = match &s.failed {
-                Some(e) => Err(e.clone()),
-                None => Ok(()),
-            };
+            let result = s.outcome();
             drop(s);
             callback(result);
         } else {
@@ -82,10 +93,7 @@ impl SyncGate {
         while s.completed < s.requested && s.failed.is_none() {
             s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
         }
-        match &s.failed {
-            Some(e) => Err(io::Error::other(format!("an earlier fsync failed: {e}"))),
-            None => Ok(()),
-        }
+        s.outcome().map_err(State::io_error)
     }
 }
 
@@ -177,10 +185,7 @@ fn run_syncer(file: &dyn StorageBackend, gate: &SyncGate) {
             s.completed = target;
             let later = s.waiting.split_off(&(target + 1));
             let ready = std::mem::replace(&mut s.waiting, later);
-            let outcome = match &s.failed {
-                Some(e) => Err(e.clone()),
-                None => Ok(()),
-            };
+            let outcome = s.outcome();
             (ready, outcome)
         };
         gate.changed.notify_all();
@@ -216,9 +221,7 @@ impl<B: StorageBackend> StorageBackend for DeferredSyncFile<B> {
     fn sync_data(&self) -> io::Result<()> {
         if self.gate.defer.load(Ordering::Acquire) {
             let mut s = lock(&self.gate.state);
-            if let Some(e) = &s.failed {
-                return Err(io::Error::other(format!("an earlier fsync failed: {e}")));
-            }
+            s.outcome().map_err(State::io_error)?;
             s.requested += 1;
             s.last_ticket = Some(s.requested);
             drop(s);

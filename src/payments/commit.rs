@@ -83,8 +83,9 @@ struct Durable {
     /// `when_durable` runs its callback on the writer while the sync thread is still
     /// answering an earlier batch.
     answered: u64,
-    /// An fsync failed: no later commit can become durable.
-    failed: Option<String>,
+    /// An fsync failed: no later commit can become durable. The error every caller and
+    /// reader gets from then on.
+    failed: Option<Error>,
 }
 
 /// Counters exposed for tests and benchmarks.
@@ -192,7 +193,7 @@ impl Committer {
                 return Ok(());
             }
             if let Some(e) = &d.failed {
-                return Err(Error::Io(format!("a commit failed to reach the disk: {e}")));
+                return Err(e.clone());
             }
             d = self
                 .shared
@@ -386,12 +387,14 @@ impl Shared {
     /// Runs once a batch's commit is durable (or failed to become so): records it, tells
     /// subscribers, then wakes each caller.
     fn deliver(&self, done: Delivery, synced: std::result::Result<(), String>) {
+        let synced =
+            synced.map_err(|e| Error::Io(format!("a commit failed to reach the disk: {e}")));
         {
             let mut d = lock(&self.durable);
             match &synced {
                 Ok(()) => d.epoch = d.epoch.max(done.epoch),
                 Err(e) => {
-                    d.failed.get_or_insert(e.clone());
+                    d.failed.get_or_insert_with(|| e.clone());
                 }
             }
         }
@@ -419,10 +422,7 @@ impl Shared {
                 self.registry.publish(done.epoch, &events);
                 done.outcomes
             }
-            Err(e) => {
-                let e = Error::Io(format!("the commit failed to reach the disk: {e}"));
-                done.slots.iter().map(|_| Err(e.clone())).collect()
-            }
+            Err(e) => done.slots.iter().map(|_| Err(e.clone())).collect(),
         };
         lock(&self.durable).answered = done.epoch;
         self.durable_changed.notify_all();
