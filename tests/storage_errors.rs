@@ -141,6 +141,32 @@ fn a_failed_batch_is_retried_one_operation_at_a_time() {
 }
 
 #[test]
+fn a_failed_batch_leaves_no_trace_in_the_writers_cache() {
+    // The writer keeps in-flight payments decoded and changes them in place: an aborted
+    // transaction must not leave its change behind.
+    let dir = tempfile::tempdir().unwrap();
+    let flaky = Faulty::open(&dir.path().join("f.db"), None);
+    let store = Store::with_backend(flaky.clone(), fast_options()).unwrap();
+    let (_, h) = payment(1);
+    store.init_payment(&h, creation(1000, 10)).unwrap();
+    store
+        .register_attempt(&h, attempt(1, 400, mpp(1000)))
+        .unwrap();
+    flaky.fail_next.store(1, Ordering::Release);
+    assert!(matches!(
+        store.register_attempt(&h, attempt(2, 600, mpp(1000))),
+        Err(Error::Io(_))
+    ));
+    // Attempt 2 was rolled back: registering it again works, once.
+    let p = store
+        .register_attempt(&h, attempt(2, 600, mpp(1000)))
+        .unwrap();
+    let ids: Vec<u64> = p.htlcs.iter().map(|a| a.info.attempt_id).collect();
+    assert_eq!(ids, [1, 2]);
+    assert_eq!(store.fetch_payment(&h).unwrap(), p);
+}
+
+#[test]
 fn a_lone_operation_gets_the_storage_error() {
     let dir = tempfile::tempdir().unwrap();
     let flaky = Faulty::open(&dir.path().join("f.db"), None);

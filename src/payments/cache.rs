@@ -4,7 +4,10 @@
 //!
 //! The cache holds payments as committed. Each try of a batch's transaction stages its
 //! changes in a fresh `BatchView`; they reach the cache only once the transaction
-//! commits, so an aborted or retried batch leaves it untouched. The records stay the truth: a miss loads them.
+//! commits. A batch takes the payments it loads out of the cache (no copy when nothing
+//! else holds them), so an aborted or retried batch can only leave the cache with fewer
+//! payments, never with a change that did not commit. The records stay the truth: a
+//! miss loads them.
 //! Writes made outside the writer (bulk deletion) call `Committer::invalidate_cache`
 //! inside their transaction; the writer drops the whole cache at its next transaction.
 
@@ -36,9 +39,9 @@ impl PaymentCache {
     }
 
     /// A view for one batch's transaction.
-    pub fn view(&self) -> BatchView<'_> {
+    pub fn view(&mut self) -> BatchView<'_> {
         BatchView {
-            committed: &self.payments,
+            committed: &mut self.payments,
             staged: HashMap::new(),
         }
     }
@@ -62,20 +65,28 @@ impl PaymentCache {
 
 /// The cache as a batch sees it: committed payments overlaid with the batch's changes.
 pub struct BatchView<'a> {
-    committed: &'a HashMap<PaymentHash, Arc<Payment>>,
+    committed: &'a mut HashMap<PaymentHash, Arc<Payment>>,
     /// `None`: changed in a way only the records tell (load them).
     staged: HashMap<PaymentHash, Option<Arc<Payment>>>,
 }
 
 impl BatchView<'_> {
-    /// The payment with this hash, from the cache or else from its records.
-    pub fn load(&self, tx: &dyn ReadTx, hash: &PaymentHash) -> Result<Option<Payment>> {
-        let cached = match self.staged.get(hash) {
-            Some(staged) => staged.as_ref(),
-            None => self.committed.get(hash),
-        };
-        match cached {
-            Some(p) => Ok(Some(Payment::clone(p))),
+    /// The payment with this hash, from the cache or else from its records. A committed
+    /// payment leaves the cache: the operation changes it in place unless a caller or
+    /// subscriber still holds it (then it is copied). Its new state comes back with
+    /// `stage` and reaches the cache on commit.
+    pub fn load(&mut self, tx: &dyn ReadTx, hash: &PaymentHash) -> Result<Option<Payment>> {
+        if let Some(staged) = self.staged.get(hash) {
+            return match staged {
+                // The batch's answers share a staged state: always a copy.
+                Some(p) => Ok(Some(Payment::clone(p))),
+                None => assemble::load(tx, hash),
+            };
+        }
+        match self.committed.remove(hash) {
+            Some(p) => Ok(Some(
+                Arc::try_unwrap(p).unwrap_or_else(|p| Payment::clone(&p)),
+            )),
             None => assemble::load(tx, hash),
         }
     }

@@ -77,7 +77,7 @@ fn remove_htlc(tx: &mut dyn WriteTx, seq: u64, h: &HtlcAttempt) -> Result<()> {
     Ok(())
 }
 
-fn existing(tx: &dyn WriteTx, view: &BatchView, hash: &PaymentHash) -> Result<Payment> {
+fn existing(tx: &dyn WriteTx, view: &mut BatchView, hash: &PaymentHash) -> Result<Payment> {
     view.load(tx, hash)?.ok_or(Error::PaymentNotInitiated)
 }
 
