@@ -1,15 +1,18 @@
-//! A commit's fsync runs while the writer prepares the next batch: nobody may learn of a
-//! commit before its fsync is done, and a failed fsync fails everything after it.
+//! A batch is durable once its write-ahead log record is synced; that fsync runs while
+//! the writer prepares the next batch. Nobody may learn of a commit before its fsync is
+//! done, a failed fsync fails everything after it, and the store file itself is synced
+//! only by checkpoints. After a crash, the log's records are replayed.
 
 mod common;
 
 use std::io;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use common::*;
-use lnpaystore::backend::{RedbBackend, RedbConfig};
+use lnpaystore::backend::{LogFile, RedbBackend, RedbConfig};
 use lnpaystore::*;
 use redb::backends::InMemoryBackend;
 use redb::StorageBackend;
@@ -28,15 +31,52 @@ impl Control {
         *self.held.lock().unwrap() = on;
         self.release.notify_all();
     }
+
+    fn sync(&self) -> io::Result<()> {
+        self.syncs.fetch_add(1, Ordering::SeqCst);
+        let mut held = self.held.lock().unwrap();
+        while *held {
+            held = self.release.wait(held).unwrap();
+        }
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(io::Error::other("the disk went away"));
+        }
+        Ok(())
+    }
 }
 
-#[derive(Debug)]
-struct SlowDisk {
-    inner: InMemoryBackend,
+/// The write-ahead log, in memory, on the controlled disk.
+#[derive(Debug, Default)]
+struct SlowLog {
+    data: Mutex<Vec<u8>>,
     control: Arc<Control>,
 }
 
-impl StorageBackend for SlowDisk {
+impl LogFile for SlowLog {
+    fn append(&self, data: &[u8]) -> io::Result<()> {
+        self.data.lock().unwrap().extend_from_slice(data);
+        Ok(())
+    }
+    fn sync(&self) -> io::Result<()> {
+        self.control.sync()
+    }
+    fn reset(&self) -> io::Result<()> {
+        self.data.lock().unwrap().clear();
+        Ok(())
+    }
+    fn read_all(&self) -> io::Result<Vec<u8>> {
+        Ok(self.data.lock().unwrap().clone())
+    }
+}
+
+/// The store file, in memory; counts its fsyncs.
+#[derive(Debug)]
+struct StoreFile {
+    inner: InMemoryBackend,
+    syncs: Arc<AtomicU32>,
+}
+
+impl StorageBackend for StoreFile {
     fn len(&self) -> io::Result<u64> {
         self.inner.len()
     }
@@ -47,14 +87,7 @@ impl StorageBackend for SlowDisk {
         self.inner.set_len(len)
     }
     fn sync_data(&self) -> io::Result<()> {
-        self.control.syncs.fetch_add(1, Ordering::SeqCst);
-        let mut held = self.control.held.lock().unwrap();
-        while *held {
-            held = self.control.release.wait(held).unwrap();
-        }
-        if self.control.fail.load(Ordering::SeqCst) {
-            return Err(io::Error::other("the disk went away"));
-        }
+        self.syncs.fetch_add(1, Ordering::SeqCst);
         self.inner.sync_data()
     }
     fn write(&self, offset: u64, data: &[u8]) -> io::Result<()> {
@@ -62,15 +95,37 @@ impl StorageBackend for SlowDisk {
     }
 }
 
-fn slow_store() -> (Arc<Control>, Store) {
-    let control = Arc::new(Control::default());
-    let disk = SlowDisk {
+struct Rig {
+    log: Arc<SlowLog>,
+    control: Arc<Control>,
+    store_syncs: Arc<AtomicU32>,
+    store: Store,
+}
+
+fn rig(checkpoint_bytes: u64, options: Options) -> Rig {
+    let log = Arc::new(SlowLog::default());
+    let store_syncs = Arc::new(AtomicU32::new(0));
+    let file = StoreFile {
         inner: InMemoryBackend::new(),
-        control: control.clone(),
+        syncs: store_syncs.clone(),
     };
-    let backend = RedbBackend::with_storage(disk, RedbConfig::default()).unwrap();
-    let store = Store::with_backend(Arc::new(backend), Options::default()).unwrap();
-    (control, store)
+    let config = RedbConfig {
+        checkpoint_bytes,
+        ..RedbConfig::default()
+    };
+    let backend = RedbBackend::with_storage(file, log.clone(), config).unwrap();
+    let store = Store::with_backend(Arc::new(backend), options).unwrap();
+    Rig {
+        control: log.control.clone(),
+        log,
+        store_syncs,
+        store,
+    }
+}
+
+fn slow_store() -> (Arc<Control>, Store) {
+    let rig = rig(RedbConfig::default().checkpoint_bytes, Options::default());
+    (rig.control, rig.store)
 }
 
 /// Waits until the fsync after `before` syncs has started (and is held).
@@ -133,4 +188,138 @@ fn a_failed_fsync_fails_its_batch_and_everything_after() {
     assert!(store.init_payment(&other, creation(1000, 1)).is_err());
     assert!(store.payment_counts().is_err());
     let _ = store.close();
+}
+
+#[test]
+fn batches_sync_only_the_log_until_a_checkpoint() {
+    let rig = rig(64 << 10, Options::default());
+    let start = rig.store_syncs.load(Ordering::SeqCst);
+    let mut n = 0;
+    // Serial calls: each is a batch, and appends a record of a few hundred bytes.
+    let log_syncs = rig.control.syncs.load(Ordering::SeqCst);
+    while rig.store_syncs.load(Ordering::SeqCst) == start {
+        n += 1;
+        assert!(n < 2_000, "no checkpoint after {n} payments");
+        pay(&rig.store, n, 1000, n as i64);
+        // init, register, settle: three records, each synced before its call returns.
+        let synced = rig.control.syncs.load(Ordering::SeqCst) - log_syncs;
+        assert_eq!(synced, 3 * n as u32);
+    }
+    assert!(n > 20, "checkpointed after only {n} payments");
+    // The checkpoint emptied the log; the batch that made it is the one record left.
+    let left = rig.log.read_all().unwrap().len();
+    assert!(left > 0 && left < 4 << 10, "{left} bytes left in the log");
+    for i in 1..=n {
+        let (_, hash) = payment(i);
+        assert_eq!(
+            rig.store.fetch_payment(&hash).unwrap().status,
+            PaymentStatus::Succeeded
+        );
+    }
+    rig.store.close().unwrap();
+    assert!(rig.log.read_all().unwrap().is_empty(), "close checkpoints");
+}
+
+fn copy(from: &Path, to: &Path) {
+    for suffix in ["", "-log"] {
+        let name = |p: &Path| {
+            let mut s = p.as_os_str().to_owned();
+            s.push(suffix);
+            s
+        };
+        std::fs::copy(name(from), name(to)).unwrap();
+    }
+}
+
+/// Copying the files of an open store gives what a kill would leave: the store file
+/// holds the last checkpoint, the log every batch after it.
+#[test]
+fn a_killed_store_replays_its_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let (live, copied) = (dir.path().join("live.db"), dir.path().join("copy.db"));
+    let options = Options {
+        checkpoint_bytes: 16 << 10,
+        ..Options::default()
+    };
+    let store = Store::open(&live, options).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let store = &store;
+            s.spawn(move || {
+                for i in 0..50 {
+                    let n = 1 + t * 50 + i;
+                    if n % 3 == 0 {
+                        fail(store, n, 1000, n as i64);
+                    } else {
+                        pay(store, n, 1000, n as i64);
+                    }
+                }
+            });
+        }
+    });
+    copy(&live, &copied);
+    let log_len = std::fs::metadata(dir.path().join("copy.db-log"))
+        .unwrap()
+        .len();
+    assert!(log_len > 0, "nothing to replay");
+    store.close().unwrap();
+    let reopened = Store::open(&copied, Options::default()).unwrap();
+    for n in 1..=200 {
+        let (_, hash) = payment(n);
+        let want = match n % 3 {
+            0 => PaymentStatus::Failed,
+            _ => PaymentStatus::Succeeded,
+        };
+        assert_eq!(reopened.fetch_payment(&hash).unwrap().status, want, "{n}");
+    }
+    assert_counts_consistent(&reopened);
+    assert!(reopened.check_integrity().is_ok());
+    assert_eq!(reopened.payment_counts().unwrap().total, 200);
+    // The replayed batches are in the store file now; the log started over.
+    assert_eq!(
+        std::fs::metadata(dir.path().join("copy.db-log"))
+            .unwrap()
+            .len(),
+        0
+    );
+    reopened.close().unwrap();
+}
+
+impl SlowLog {
+    /// Records in the log, counted by their magic.
+    fn records(&self) -> usize {
+        let data = self.data.lock().unwrap();
+        data.windows(8).filter(|w| w == b"LPSLOG\x01\x00").count()
+    }
+}
+
+/// `max_batch_size = 1` means no group commit: a full batch waits for the previous
+/// fsync, so no two operations share one.
+#[test]
+fn a_full_batch_waits_for_the_previous_fsync() {
+    let rig = rig(RedbConfig::default().checkpoint_bytes, {
+        Options {
+            max_batch_size: 1,
+            ..Options::default()
+        }
+    });
+    let before = rig.log.records();
+    rig.control.hold(true);
+    std::thread::scope(|s| {
+        let payers: Vec<_> = (1..=4)
+            .map(|n| {
+                let store = &rig.store;
+                s.spawn(move || store.init_payment(&payment(n).1, creation(1000, 1)))
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(200));
+        let while_held = rig.log.records();
+        rig.control.hold(false);
+        assert_eq!(while_held, before + 1, "committed past a pending fsync");
+        for p in payers {
+            p.join().unwrap().unwrap();
+        }
+    });
+    assert_eq!(rig.log.records(), before + 4);
+    rig.store.close().unwrap();
 }

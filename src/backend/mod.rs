@@ -5,19 +5,20 @@
 //! rather than returning an iterator, which maps onto both a B-tree cursor and a SQL
 //! cursor without tying lifetimes to the engine.
 
-mod deferred_sync;
+mod log_record;
 mod overlay;
 mod redb_backend;
 pub mod schema;
+mod wal;
 
 use std::cell::RefCell;
 use std::ops::Bound;
 
 use crate::error::Result;
 
-pub use deferred_sync::DurableCallback;
 pub use overlay::Overlay;
-pub use redb_backend::{RedbBackend, RedbConfig, DEFAULT_CACHE_BYTES};
+pub use redb_backend::{RedbBackend, RedbConfig, DEFAULT_CACHE_BYTES, DEFAULT_CHECKPOINT_BYTES};
+pub use wal::{DurableCallback, FileLog, LogFile};
 
 /// What a scan visitor wants next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -60,6 +60,7 @@ fn options(c: Option<&LpsOptions>) -> Options {
         max_batch_delay: Duration::from_micros(u64::from(c.max_batch_delay_us)),
         cache_size_bytes: c.cache_size_bytes,
         no_sync: c.no_sync,
+        ..Options::default()
     }
 }
 

@@ -258,14 +258,22 @@ impl Shared {
     }
 
     /// Adds newly arrived jobs to the open batch while it may stay open: until the
-    /// previous fsync is done and the linger delay has passed, and short of a full batch.
-    /// Returns false when the batch should be committed now.
+    /// previous fsync is done and the linger delay has passed, and short of a full batch
+    /// (a full batch still waits for that fsync). Returns false when the batch should be
+    /// committed now.
     fn absorb(&self, batch: &mut Vec<Job>, linger_until: Instant) -> bool {
         let mut q = lock(&self.queue);
         loop {
             let room = self.max_batch.saturating_sub(batch.len());
             if room == 0 {
-                return false;
+                // Full, but it still waits for the previous fsync: each commit has an
+                // fsync of its own (with `max_batch_size = 1`, one per operation), so
+                // the batch size bounds how many operations share one.
+                if q.shutdown || !self.sync_pending() {
+                    return false;
+                }
+                q = self.arrived.wait(q).unwrap_or_else(|e| e.into_inner());
+                continue;
             }
             if !q.jobs.is_empty() {
                 let n = q.jobs.len().min(room);

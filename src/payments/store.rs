@@ -51,6 +51,10 @@ pub struct Options {
     pub cache_size_bytes: u64,
     /// Skip fsync on commit (tests and benchmarks only: a crash may lose recent commits).
     pub no_sync: bool,
+    /// Write-ahead log size that makes the next batch checkpoint the store file first
+    /// (0 = default 16 MiB). Smaller means less to replay after a crash and more
+    /// checkpoints under load.
+    pub checkpoint_bytes: u64,
 }
 
 impl Default for Options {
@@ -60,6 +64,7 @@ impl Default for Options {
             max_batch_delay: Duration::ZERO,
             cache_size_bytes: backend::DEFAULT_CACHE_BYTES as u64,
             no_sync: false,
+            checkpoint_bytes: backend::DEFAULT_CHECKPOINT_BYTES,
         }
     }
 }
@@ -82,6 +87,10 @@ impl Store {
                 n => usize::try_from(n).map_err(|_| Error::invalid("cache size too large"))?,
             },
             durable: !options.no_sync,
+            checkpoint_bytes: match options.checkpoint_bytes {
+                0 => backend::DEFAULT_CHECKPOINT_BYTES,
+                n => n,
+            },
             ..RedbConfig::default()
         };
         let backend: Arc<dyn Backend> = Arc::new(RedbBackend::open(path.as_ref(), config)?);
