@@ -240,10 +240,12 @@ impl RedbBackend {
             Ok(recorded) => {
                 let committed = guarded("commit", || txn.commit().map_err(map_err));
                 match (committed, logged, lsn, recorded) {
-                    (Ok(()), Some(wal), Some(lsn), Some(changes)) => wal
-                        .append(lsn, &changes)
-                        .map(|()| Some(lsn))
-                        .map_err(Error::Io),
+                    // Committed: the batch is in redb now, so a failed append must
+                    // reach its callers (and readers) through `when_durable`.
+                    (Ok(()), Some(wal), Some(lsn), Some(changes)) => {
+                        wal.append(lsn, &changes);
+                        Ok(Some(lsn))
+                    }
                     (committed, ..) => committed.map(|()| None),
                 }
             }

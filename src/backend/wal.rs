@@ -165,31 +165,29 @@ impl Wal {
         lock(&self.shared.state).failed.clone()
     }
 
-    /// Appends record `lsn` (which must be `next_lsn`) and asks for its fsync.
-    pub fn append(&self, lsn: u64, changes: &Recorder) -> Result<(), String> {
+    /// Appends record `lsn` (which must be `next_lsn`) and asks for its fsync. A failed
+    /// append fails the log: `when_durable` reports it for this record and every later one.
+    pub fn append(&self, lsn: u64, changes: &Recorder) {
         let synced = {
-            let s = lock(&self.shared.state);
-            s.outcome()?;
+            let mut s = lock(&self.shared.state);
             debug_assert_eq!(lsn, s.appended + 1);
+            // The record counts as appended either way: its callbacks wait for it.
+            s.appended = lsn;
+            if s.failed.is_some() {
+                return;
+            }
             s.synced
         };
         let record = changes.frame(lsn, synced);
-        let written = self.shared.file.append(&record);
-        let mut s = lock(&self.shared.state);
-        if let Err(e) = written {
-            let e = format!("cannot append to the write-ahead log: {e}");
-            s.failed.get_or_insert(e.clone());
-            drop(s);
-            // Pending callbacks learn of it from the sync thread.
-            self.shared.changed.notify_all();
-            return Err(e);
+        if let Err(e) = self.shared.file.append(&record) {
+            lock(&self.shared.state)
+                .failed
+                .get_or_insert(format!("cannot append to the write-ahead log: {e}"));
+        } else {
+            self.size.fetch_add(record.len() as u64, Ordering::Relaxed);
+            self.shared.file.start_writeback();
         }
-        s.appended = lsn;
-        drop(s);
-        self.size.fetch_add(record.len() as u64, Ordering::Relaxed);
         self.shared.changed.notify_all();
-        self.shared.file.start_writeback();
-        Ok(())
     }
 
     /// Bytes appended since the log last started over.
@@ -372,7 +370,7 @@ mod tests {
         let (probe, wal) = setup(4);
         assert_eq!(wal.next_lsn(), 5);
         probe.hold(true);
-        wal.append(5, &changes()).unwrap();
+        wal.append(5, &changes());
         let rx = notify(&wal, 5);
         assert!(rx.recv_timeout(Duration::from_millis(50)).is_err());
         probe.hold(false);
@@ -380,7 +378,7 @@ mod tests {
         // Registered after the fact: runs at once.
         assert_eq!(notify(&wal, 5).try_recv().unwrap(), Ok(()));
         // The record says what was synced when it was written.
-        wal.append(6, &changes()).unwrap();
+        wal.append(6, &changes());
         let log = probe.read_all().unwrap();
         let records = super::super::log_record::records_to_replay(&log, 4).unwrap();
         let got: Vec<_> = records.iter().map(|r| (r.lsn, r.synced)).collect();
@@ -395,12 +393,12 @@ mod tests {
     fn one_fsync_covers_the_records_appended_while_another_ran() {
         let (probe, wal) = setup(0);
         probe.hold(true);
-        wal.append(1, &changes()).unwrap();
+        wal.append(1, &changes());
         while probe.syncs.load(Ordering::SeqCst) == 0 {
             std::thread::sleep(Duration::from_millis(1));
         }
         for lsn in 2..=5 {
-            wal.append(lsn, &changes()).unwrap();
+            wal.append(lsn, &changes());
         }
         let last = notify(&wal, 5);
         probe.hold(false);
@@ -413,7 +411,7 @@ mod tests {
     fn a_failed_fsync_fails_its_callbacks_and_every_later_append() {
         let (probe, wal) = setup(0);
         probe.fail.store(true, Ordering::Release);
-        wal.append(1, &changes()).unwrap();
+        wal.append(1, &changes());
         let err = notify(&wal, 1)
             .recv_timeout(Duration::from_secs(5))
             .unwrap()
@@ -422,7 +420,7 @@ mod tests {
         // Even once the disk would work again: the pages may be gone.
         probe.fail.store(false, Ordering::Release);
         let before = probe.read_all().unwrap().len();
-        assert!(wal.append(2, &changes()).is_err());
+        wal.append(2, &changes());
         assert_eq!(probe.read_all().unwrap().len(), before);
         assert!(wal.failed().is_some());
         assert!(notify(&wal, 2).try_recv().unwrap().is_err());
@@ -433,7 +431,7 @@ mod tests {
     fn close_waits_for_the_pending_fsync() {
         let (probe, wal) = setup(0);
         probe.hold(true);
-        wal.append(1, &changes()).unwrap();
+        wal.append(1, &changes());
         std::thread::scope(|s| {
             let closer = s.spawn(|| wal.close());
             std::thread::sleep(Duration::from_millis(50));
