@@ -124,19 +124,33 @@ pub fn open(a: &Args) -> Vec<Figure> {
         open_and_resume(&temp);
     });
     // A writer (this program in `open-writer` mode) runs the life cycle on the store
-    // until it is killed with SIGKILL; then the store is reopened.
+    // until it is killed with SIGKILL; then the store is reopened. The kill waits for a
+    // nearly full write-ahead log (the worst case to replay) or 20 s.
+    let mut log_path = temp.path.as_os_str().to_owned();
+    log_path.push("-log");
+    let full = lnpaystore::backend::DEFAULT_CHECKPOINT_BYTES * 7 / 8;
     let mut writer = Command::new(std::env::current_exe().unwrap())
         .args(["open-writer", temp.path.to_str().unwrap()])
         .stdout(Stdio::null())
         .spawn()
         .expect("start the writer");
-    std::thread::sleep(Duration::from_millis(1500));
+    let log_len = || std::fs::metadata(&log_path).map_or(0, |m| m.len());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while log_len() < full && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     writer.kill().expect("SIGKILL");
     writer.wait().unwrap();
+    let replayed = log_len();
     let after_kill = open_and_resume(&temp);
     vec![
         Figure::new("open_clean_ms", ms(clean), "ms").at_most(100.0),
         Figure::new("open_after_kill_ms", ms(after_kill), "ms").at_most(1000.0),
+        Figure::new(
+            "log_replayed_mib",
+            replayed as f64 / (1 << 20) as f64,
+            "MiB",
+        ),
     ]
 }
 
