@@ -118,6 +118,7 @@ reliability-long:
 	CRASH_KILLS=500 $(CARGO) test --release --test crash -- --nocapture
 	MODEL_CASES=10000 $(CARGO) test --release --test model
 	CORRUPT_FILES=2000 FLIP_STRIDE=1 $(CARGO) test --release --test corrupt_files -- --nocapture
+	LOG_FLIP_STRIDE=1 $(CARGO) test --release --test log_files
 	FUZZ_RUNS=1000000 fuzz/run.sh
 
 ## Benchmarks (TARGETS.md): every scenario by default, or SCENARIO=lifecycle etc.

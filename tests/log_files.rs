@@ -113,6 +113,7 @@ fn damaged_logs_give_corrupt_or_every_acknowledged_operation() {
         .unwrap_or(3);
     let mut cuts: Vec<usize> = (0..log.len()).step_by(stride).collect();
     cuts.extend(starts.iter().flat_map(|&s| [s, s + 1]));
+    let (n_cuts, n_flips) = (cuts.len(), log.len().div_ceil(stride));
     for cut in cuts {
         // Cut inside record r: records before it stay.
         let kept = starts.iter().filter(|&&s| s < cut).count();
@@ -139,6 +140,10 @@ fn damaged_logs_give_corrupt_or_every_acknowledged_operation() {
             expect_records(dir.path(), &db, &bad, total - 1, &what);
         }
     }
+    eprintln!(
+        "log_files: {}-byte log of {total} records; {n_cuts} cuts and {n_flips} flips",
+        log.len()
+    );
 }
 
 /// A log whose records start after the store's (records missing in between) is damage,
