@@ -317,6 +317,13 @@ fn a_killed_store_replays_its_log() {
         0
     );
     reopened.close().unwrap();
+    // A cleanly closed store is one file.
+    let mut names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["copy.db", "live.db"]);
 }
 
 impl SlowLog {

@@ -182,7 +182,12 @@ impl RedbBackend {
         };
         let wal = match config.durable {
             true => Some(Wal::start(log, lsn).map_err(|e| log_error("start", e))?),
-            false => None,
+            false => {
+                // Never written without fsync; replay emptied it. A leftover empty file
+                // would be harmless, so a failed removal is not an error.
+                let _ = log.remove();
+                None
+            }
         };
         Ok(RedbBackend {
             db: RwLock::new(Some(db)),
@@ -597,6 +602,11 @@ impl Backend for RedbBackend {
             if let (Ok(()), Some(wal)) = (&result, &self.wal) {
                 result = wal.reset().map_err(|e| log_error("start over", e));
             }
+        }
+        if let (Ok(()), Some(wal)) = (&result, &self.wal) {
+            // Empty now; removed while the file lock is still held, so it cannot be a
+            // log another process has since opened. Harmless if it stays.
+            let _ = wal.remove();
         }
         if self.damaged.load(Ordering::Acquire) {
             drop_without_writing(db);

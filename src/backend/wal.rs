@@ -39,6 +39,10 @@ pub trait LogFile: Send + Sync + fmt::Debug {
     fn read_all(&self) -> io::Result<Vec<u8>>;
     /// Starts writing appended data to the device without waiting (a hint).
     fn start_writeback(&self) {}
+    /// Deletes the log, which the caller has emptied: a cleanly closed store is one file.
+    fn remove(&self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The log beside a store file: `<store>-log`.
@@ -46,18 +50,20 @@ pub trait LogFile: Send + Sync + fmt::Debug {
 pub struct FileLog {
     // Opened for appending: each write lands at the current end, also after a reset.
     file: File,
+    path: std::path::PathBuf,
 }
 
 impl FileLog {
     pub fn open(store: &Path) -> io::Result<FileLog> {
         let mut name = store.as_os_str().to_owned();
         name.push("-log");
+        let path = std::path::PathBuf::from(name);
         let file = std::fs::OpenOptions::new()
             .read(true)
             .append(true)
             .create(true)
-            .open(name)?;
-        Ok(FileLog { file })
+            .open(&path)?;
+        Ok(FileLog { file, path })
     }
 }
 
@@ -81,6 +87,10 @@ impl LogFile for FileLog {
         f.seek(io::SeekFrom::Start(0))?;
         f.read_to_end(&mut out)?;
         Ok(out)
+    }
+
+    fn remove(&self) -> io::Result<()> {
+        std::fs::remove_file(&self.path)
     }
 
     /// Gives the disk the record at once, while the sync thread wakes up (the same trick
@@ -200,6 +210,11 @@ impl Wal {
         self.shared.file.reset()?;
         self.size.store(0, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Deletes the emptied log file (see `LogFile::remove`).
+    pub fn remove(&self) -> io::Result<()> {
+        self.shared.file.remove()
     }
 
     /// Runs `callback` once record `lsn` is synced (at once if it is).
