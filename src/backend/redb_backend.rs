@@ -12,6 +12,7 @@ use redb::{
 };
 
 use super::log_record::{self, Change, Recorder};
+use super::schema::{get_u64, put_u64};
 use super::wal::{DurableCallback, FileLog, LogFile, Wal};
 use super::{Backend, Flow, KeyRange, ReadTx, Visitor, WriteTx};
 use crate::error::{Error, Result};
@@ -292,19 +293,11 @@ fn checkpoint(db: &Database, wal: &Wal) -> Result<()> {
 fn replay(db: &Database, log: &dyn LogFile) -> Result<u64> {
     let bytes = log.read_all().map_err(|e| log_error("read", e))?;
     let applied = {
-        let txn = db.begin_read().map_err(map_err)?;
-        let lsn = match txn.open_table(def(LOG_STATE)) {
-            Ok(t) => t.get(KEY_LSN).map_err(map_err)?.map(|v| v.value().to_vec()),
-            Err(TableError::TableDoesNotExist(_)) => None,
-            Err(e) => return Err(map_err(e)),
+        let tx = RedbRead {
+            txn: db.begin_read().map_err(map_err)?,
+            tables: RefCell::default(),
         };
-        match lsn {
-            None => 0,
-            Some(v) => u64::from_be_bytes(
-                v.try_into()
-                    .map_err(|_| Error::corrupt("the stored log position is not a u64"))?,
-            ),
-        }
+        get_u64(&tx, LOG_STATE, KEY_LSN)?.unwrap_or(0)
     };
     let records = log_record::records_to_replay(&bytes, applied)?;
     let Some(last) = records.last().map(|r| r.lsn) else {
@@ -458,7 +451,7 @@ impl<'txn> RedbWrite<'txn> {
     /// writes it).
     fn write_lsn(&mut self, lsn: u64) -> Result<()> {
         let recorder = self.recorder.take();
-        let written = self.put(LOG_STATE, KEY_LSN, &lsn.to_be_bytes());
+        let written = put_u64(self, LOG_STATE, KEY_LSN, lsn);
         self.recorder = recorder;
         written
     }
