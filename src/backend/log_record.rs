@@ -70,7 +70,16 @@ impl Recorder {
 
     /// The framed record.
     pub fn frame(&self, lsn: u64, synced: u64) -> Vec<u8> {
-        frame(lsn, synced, &self.payload)
+        let payload = &self.payload;
+        let mut out = Vec::with_capacity(HEADER + payload.len() + CHECKSUM);
+        out.extend_from_slice(&MAGIC);
+        out.extend_from_slice(&lsn.to_le_bytes());
+        out.extend_from_slice(&synced.to_le_bytes());
+        out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        out.extend_from_slice(payload);
+        let sum = checksum(&out);
+        out.extend_from_slice(&sum);
+        out
     }
 
     fn name(&mut self, table: &str) {
@@ -91,18 +100,6 @@ fn checksum(covered: &[u8]) -> [u8; CHECKSUM] {
     let digest = Sha256::digest(covered);
     let mut out = [0; CHECKSUM];
     out.copy_from_slice(&digest[..CHECKSUM]);
-    out
-}
-
-pub fn frame(lsn: u64, synced: u64, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEADER + payload.len() + CHECKSUM);
-    out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&lsn.to_le_bytes());
-    out.extend_from_slice(&synced.to_le_bytes());
-    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    out.extend_from_slice(payload);
-    let sum = checksum(&out);
-    out.extend_from_slice(&sum);
     out
 }
 

@@ -217,7 +217,8 @@ impl RedbBackend {
                 if deferred && wal.size() >= self.config.checkpoint_bytes {
                     self.watch(checkpoint(db, wal))?;
                 }
-                deferred.then_some(wal)
+                // Each logged batch gets the next lsn.
+                deferred.then(|| (wal, wal.next_lsn()))
             }
             None => None,
         };
@@ -227,16 +228,15 @@ impl RedbBackend {
         }
         txn.set_quick_repair(self.config.quick_repair);
         reset();
-        let lsn = logged.map(|wal| wal.next_lsn());
         let result = {
             let mut tx = RedbWrite {
                 txn: &txn,
                 tables: RefCell::default(),
-                recorder: lsn.map(|_| Recorder::default()),
+                recorder: logged.map(|_| Recorder::default()),
             };
             f(&mut tx).and_then(|()| {
                 // The lsn lands with the batch: replay skips what the file already has.
-                if let Some(lsn) = lsn {
+                if let Some((_, lsn)) = logged {
                     tx.write_lsn(lsn)?;
                 }
                 Ok(tx.recorder.take())
@@ -245,10 +245,10 @@ impl RedbBackend {
         let outcome = match result {
             Ok(recorded) => {
                 let committed = guarded("commit", || txn.commit().map_err(map_err));
-                match (committed, logged, lsn, recorded) {
+                match (committed, logged, recorded) {
                     // Committed: the batch is in redb now, so a failed append must
                     // reach its callers (and readers) through `when_durable`.
-                    (Ok(()), Some(wal), Some(lsn), Some(changes)) => {
+                    (Ok(()), Some((wal, lsn)), Some(changes)) => {
                         wal.append(lsn, &changes);
                         Ok(Some(lsn))
                     }

@@ -236,24 +236,25 @@ impl Wal {
             while s.synced < s.appended && s.failed.is_none() {
                 s = self.shared.wait(s);
             }
-            s.shutdown = true;
             s.outcome()
         };
-        self.shared.changed.notify_all();
-        if let Some(handle) = lock(&self.syncer).take() {
-            let _ = handle.join();
-        }
+        self.stop_syncer();
         result
     }
-}
 
-impl Drop for Wal {
-    fn drop(&mut self) {
+    fn stop_syncer(&self) {
         lock(&self.shared.state).shutdown = true;
         self.shared.changed.notify_all();
         if let Some(handle) = lock(&self.syncer).take() {
             let _ = handle.join();
         }
+    }
+}
+
+impl Drop for Wal {
+    fn drop(&mut self) {
+        // `close` did this unless opening failed.
+        self.stop_syncer();
     }
 }
 
