@@ -1,13 +1,13 @@
 //! The write-ahead log: batch commits become durable by one sequential append and its
 //! fsync, instead of redb writing and syncing every page the batch touched.
 //!
-//! A batch commits to redb without fsync (its pages stay in redb's memory), and its
-//! changes are appended to the log as one record (`log_record`). A sync thread fsyncs
-//! the log while the writer prepares the next batch; one fsync covers every record
-//! appended before it started. A batch is durable, and its callers answered, once its
-//! record is synced. Every few MiB of log, a checkpoint (a durable redb commit) writes
-//! the accumulated pages once, and the log starts over. At open, the records the file
-//! lacks are replayed.
+//! A batch commits to redb without fsync (its pages stay unsynced in redb's write
+//! buffer or the OS page cache), and its changes are appended to the log as one record
+//! (`log_record`). A sync thread fsyncs the log while the writer prepares the next
+//! batch; one fsync covers every record appended before it started. A batch is durable,
+//! and its callers answered, once its record is synced. Every few MiB of log, a
+//! checkpoint (a durable redb commit) writes the accumulated pages once, and the log
+//! starts over. At open, the records the file lacks are replayed.
 //!
 //! A failed append or fsync is final: every pending and later durability callback gets
 //! the error, and no later append is made (the kernel may have dropped the pages, and a
