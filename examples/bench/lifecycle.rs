@@ -15,6 +15,10 @@ pub struct Run {
     pub payments_per_s: f64,
     pub commits_per_op: f64,
     pub max_batch: u64,
+    /// Wall time of one whole payment (all its calls), 99th percentile and worst, ms:
+    /// where a checkpoint's stall shows.
+    pub payment_p99_ms: f64,
+    pub payment_worst_ms: f64,
 }
 
 /// Runs `payments` payments from `threads` threads; each thread takes the next number.
@@ -24,23 +28,39 @@ pub fn run(a: &Args, payments: u64, max_batch_size: u32, mpp: bool) -> Run {
     let store = CStore::open(&temp.path, max_batch_size, a.batch_delay_us);
     let next = AtomicU64::new(0);
     let start = Instant::now();
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            let (store, next) = (&store, &next);
-            s.spawn(move || loop {
-                let n = next.fetch_add(1, Ordering::Relaxed);
-                if n >= payments {
-                    return;
-                }
-                if mpp {
-                    store.pay_mpp(n);
-                } else {
-                    store.pay_single(n);
-                }
-            });
-        }
+    let mut micros: Vec<u32> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                let (store, next) = (&store, &next);
+                s.spawn(move || {
+                    let mut micros = Vec::new();
+                    loop {
+                        let n = next.fetch_add(1, Ordering::Relaxed);
+                        if n >= payments {
+                            return micros;
+                        }
+                        let began = Instant::now();
+                        if mpp {
+                            store.pay_mpp(n);
+                        } else {
+                            store.pay_single(n);
+                        }
+                        micros.push(began.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("payment thread"))
+            .collect()
     });
     let secs = start.elapsed().as_secs_f64();
+    micros.sort_unstable();
+    let at = |q: f64| {
+        let i = ((micros.len() as f64 * q) as usize).min(micros.len().saturating_sub(1));
+        micros.get(i).map_or(0.0, |&us| us as f64 / 1e3)
+    };
     let mut stats = LpsCommitStats {
         commits: 0,
         operations: 0,
@@ -55,6 +75,8 @@ pub fn run(a: &Args, payments: u64, max_batch_size: u32, mpp: bool) -> Run {
         payments_per_s: payments as f64 / secs,
         commits_per_op: stats.commits as f64 / stats.operations.max(1) as f64,
         max_batch: stats.max_batch,
+        payment_p99_ms: at(0.99),
+        payment_worst_ms: at(1.0),
     }
 }
 
@@ -84,6 +106,8 @@ pub fn lifecycle(a: &Args) -> Vec<Figure> {
         .at_least(10.0),
         Figure::new("commits_per_op", batched.commits_per_op, "").at_most(0.1),
         Figure::new("max_batch", batched.max_batch as f64, "ops"),
+        Figure::new("payment_p99_ms", batched.payment_p99_ms, "ms"),
+        Figure::new("payment_worst_ms", batched.payment_worst_ms, "ms"),
         Figure::new("disk_fdatasyncs_per_s", disk, "/s"),
     ]
 }
@@ -94,6 +118,8 @@ pub fn lifecycle_mpp(a: &Args) -> Vec<Figure> {
         Figure::new("payments_per_s", r.payments_per_s, "payments/s").at_least(5_000.0),
         Figure::new("commits_per_op", r.commits_per_op, ""),
         Figure::new("max_batch", r.max_batch as f64, "ops"),
+        Figure::new("payment_p99_ms", r.payment_p99_ms, "ms"),
+        Figure::new("payment_worst_ms", r.payment_worst_ms, "ms"),
     ]
 }
 
