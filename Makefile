@@ -111,7 +111,7 @@ gobench: $(LIB)
 fuzz:
 	fuzz/run.sh
 
-## The extended reliability run (not in CI, about 1.5 h): 500 SIGKILLs, 10,000 model
+## The extended reliability run (not in CI, about 1 h 40 min): 500 SIGKILLs, 10,000 model
 ## cases, 2,000 damaged files, every single-byte flip of a small store, and 1,000,000
 ## executions per fuzz target.
 reliability-long:
