@@ -28,6 +28,13 @@ impl Faulty {
     }
 }
 
+/// A store over a `Faulty` backend in `dir`, with the default fast options.
+fn faulty_store(dir: &tempfile::TempDir) -> (Arc<Faulty>, Store) {
+    let flaky = Faulty::open(&dir.path().join("f.db"), None);
+    let store = Store::with_backend(flaky.clone(), fast_options()).unwrap();
+    (flaky, store)
+}
+
 impl Backend for Faulty {
     fn read(
         &self,
@@ -145,8 +152,7 @@ fn a_failed_batch_leaves_no_trace_in_the_writers_cache() {
     // The writer keeps in-flight payments decoded and changes them in place: an aborted
     // transaction must not leave its change behind.
     let dir = tempfile::tempdir().unwrap();
-    let flaky = Faulty::open(&dir.path().join("f.db"), None);
-    let store = Store::with_backend(flaky.clone(), fast_options()).unwrap();
+    let (flaky, store) = faulty_store(&dir);
     let (_, h) = payment(1);
     store.init_payment(&h, creation(1000, 10)).unwrap();
     store
@@ -169,8 +175,7 @@ fn a_failed_batch_leaves_no_trace_in_the_writers_cache() {
 #[test]
 fn a_lone_operation_gets_the_storage_error() {
     let dir = tempfile::tempdir().unwrap();
-    let flaky = Faulty::open(&dir.path().join("f.db"), None);
-    let store = Store::with_backend(flaky.clone(), fast_options()).unwrap();
+    let (flaky, store) = faulty_store(&dir);
     let (_, h) = payment(1);
     flaky.fail_next.store(1, Ordering::Release);
     assert!(matches!(
