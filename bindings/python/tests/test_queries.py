@@ -22,6 +22,7 @@ from builders import (
 from lnpaystore import (
     AlreadyPaid,
     FailureReason,
+    InvalidArgument,
     PaymentCounts,
     PaymentInFlight,
     PaymentNotInitiated,
@@ -177,14 +178,27 @@ def test_delete_payments(store: Store) -> None:
 
     store.fail_attempt(flying.hash, 1, failure())
     store.register_attempt(flying.hash, attempt(2, 100_000))  # still in flight
-    store.delete_payments(failed_attempts_only=True)
+    store.delete_payments(all_payments=True, failed_attempts_only=True)
     # In-flight payments keep their failed attempts.
     assert len(store.fetch_payment(flying.hash).htlcs) == 2
 
-    assert store.delete_payments() == 3  # every payment that is not in flight
+    assert store.delete_payments(all_payments=True) == 3  # every payment not in flight
     assert store.payment_counts() == PaymentCounts(1, 0, 1, 0, 0)
     with pytest.raises(AlreadyPaid):
         store.init_payment(paid[0].hash, creation(1))
+
+
+def test_delete_payments_needs_a_deliberate_choice(store: Store) -> None:
+    paid = pay(store)
+    fail(store)
+    # No argument, or only the attempts flag, deletes nothing: which payments is a choice.
+    with pytest.raises(TypeError):
+        store.delete_payments(True)  # type: ignore[call-arg]
+    for kwargs in ({}, {"failed_attempts_only": True}, {"failed_only": True, "all_payments": True}):
+        with pytest.raises(InvalidArgument, match=r"failed_only=True .* or all_payments=True"):
+            store.delete_payments(**kwargs)
+    assert store.payment_counts() == PaymentCounts(2, 0, 0, 1, 1)
+    assert store.fetch_payment(paid.hash).preimage is not None
 
 
 def test_compact_after_deletions_keeps_the_data(db_path: Path) -> None:

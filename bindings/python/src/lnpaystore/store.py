@@ -289,11 +289,32 @@ class Store(Managed[Any]):
             _ffi.lib().lps_delete_payment(s, h, bool(failed_attempts_only))
 
     def delete_payments(
-        self, *, failed_only: bool = False, failed_attempts_only: bool = False
+        self,
+        *,
+        failed_only: bool = False,
+        all_payments: bool = False,
+        failed_attempts_only: bool = False,
     ) -> int:
-        """Deletes every payment that is not in flight (only FAILED ones if
-        ``failed_only``), or only their failed attempts; returns the library's count of
-        deleted payments."""
+        """Deletes payments in bulk; returns how many payments were deleted (0 when only
+        attempts were). Which payments is a deliberate choice, with no default: exactly
+        one of
+
+        - ``failed_only=True``: every FAILED payment;
+        - ``all_payments=True``: every payment that is not in flight, **including
+          SUCCEEDED ones and their preimage, the proof of payment** (their hashes stay
+          ``AlreadyPaid`` for ``init_payment``).
+
+        ``failed_attempts_only=True`` keeps those payments and deletes only their failed
+        attempts. Works in bounded transactions: the life cycle goes on meanwhile.
+        ``InvalidArgument`` unless exactly one of ``failed_only`` and ``all_payments``
+        is set.
+        """
+        if failed_only == all_payments:
+            raise InvalidArgument(
+                "delete_payments: choose failed_only=True (every FAILED payment) or "
+                "all_payments=True (every payment not in flight, settled ones with their "
+                "preimage)"
+            )
         deleted = c_uint64()
         with self._use() as s:
             _ffi.lib().lps_delete_payments(

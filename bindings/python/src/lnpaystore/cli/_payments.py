@@ -275,8 +275,10 @@ def cmd_delete(ctx: Context) -> None:
             f"stay. This cannot be undone."
         )
     ctx.confirm(question)
+    # --failed-attempts-only keeps every payment: it may reach all of them.
     deleted = store.delete_payments(
         failed_only=ctx.args.failed_only,
+        all_payments=not ctx.args.failed_only,
         failed_attempts_only=ctx.args.failed_attempts_only,
     )
     after = store.payment_counts()
