@@ -6,6 +6,7 @@ import "C"
 import (
 	"fmt"
 	"runtime"
+	"strings"
 )
 
 // Status is a status code of the C API. Its numbers are stable (API.md); the
@@ -99,20 +100,36 @@ func (s Status) String() string {
 	return fmt.Sprintf("LPS_STATUS_UNKNOWN(%d)", int32(s))
 }
 
-// Error is a failure reported by the library: its status code and message.
+// Error is a failure reported by the library: its status code, the C function that
+// failed and its message.
 //
 // Compare errors with errors.Is and the sentinels below, which match any *Error
 // with the same Code whatever its message.
 type Error struct {
-	Code    Status
+	Code Status
+	// Op is the C function that failed ("lps_store_open"); empty for failures the
+	// binding finds before calling the library.
+	Op string
+	// Message says what failed (the path, the field).
 	Message string
 }
 
+// Error is "lnpaystore: " and the message, or the status name when there is no
+// message.
 func (e *Error) Error() string {
 	if e.Message == "" {
 		return "lnpaystore: " + e.Code.String()
 	}
-	return "lnpaystore: " + e.Code.String() + ": " + e.Message
+	return "lnpaystore: " + e.Message
+}
+
+// newError splits the library's "lps_function: message" into Op and Message.
+func newError(code Status, raw string) *Error {
+	op, msg, found := strings.Cut(raw, ": ")
+	if !found || !strings.HasPrefix(op, "lps_") || strings.ContainsAny(op, " /") {
+		return &Error{Code: code, Message: raw}
+	}
+	return &Error{Code: code, Op: op, Message: msg}
 }
 
 // Is reports whether target is an *Error with the same code, so that
@@ -178,7 +195,7 @@ func call(f func() C.LpsStatus) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if status := f(); status != C.LPS_STATUS_OK {
-		return &Error{Code: Status(status), Message: C.GoString(C.lps_last_error())}
+		return newError(Status(status), C.GoString(C.lps_last_error()))
 	}
 	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -32,7 +31,7 @@ func TestStatusNamesMatchTheLibrary(t *testing.T) {
 }
 
 func TestErrorsIs(t *testing.T) {
-	err := error(&Error{Code: StatusAlreadyPaid, Message: "lps_init_payment: paid"})
+	err := error(newError(StatusAlreadyPaid, "lps_init_payment: paid"))
 	wrapped := fmt.Errorf("router: %w", err)
 	if !errors.Is(err, ErrAlreadyPaid) || !errors.Is(wrapped, ErrAlreadyPaid) {
 		t.Fatal("errors.Is does not match the sentinel")
@@ -44,8 +43,15 @@ func TestErrorsIs(t *testing.T) {
 	if !errors.As(wrapped, &e) || e.Code != StatusAlreadyPaid {
 		t.Fatal("errors.As does not find the *Error")
 	}
-	if got := err.Error(); got != "lnpaystore: LPS_STATUS_ALREADY_PAID: lps_init_payment: paid" {
+	// One prefix: the function and the status are fields, not more prefixes.
+	if got := err.Error(); got != "lnpaystore: paid" {
 		t.Fatalf("Error() = %q", got)
+	}
+	if e.Op != "lps_init_payment" || e.Message != "paid" {
+		t.Fatalf("Op %q, Message %q", e.Op, e.Message)
+	}
+	if got := (&Error{Code: StatusTimeout}).Error(); got != "lnpaystore: LPS_STATUS_TIMEOUT" {
+		t.Fatalf("Error() without a message = %q", got)
 	}
 }
 
@@ -278,7 +284,7 @@ func TestErrorMessagesStayWithTheirCall(t *testing.T) {
 					want = "lps_fetch_payment"
 				}
 				var e *Error
-				if !errors.As(err, &e) || !strings.HasPrefix(e.Message, want) {
+				if !errors.As(err, &e) || e.Op != want {
 					t.Errorf("goroutine %d: got %v, want a message from %s", g, err, want)
 					return
 				}

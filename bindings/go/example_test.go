@@ -205,7 +205,7 @@ func ExampleStore_QueryPayments() {
 			log.Fatal(err)
 		}
 	}
-	q := lnpaystore.Query{MaxPayments: 2, Reversed: true, IncludeIncomplete: true, CountTotal: true}
+	q := lnpaystore.Query{MaxPayments: 2, Reversed: true, CountTotal: true}
 	for {
 		page, err := store.QueryPayments(q)
 		if err != nil {
@@ -224,6 +224,41 @@ func ExampleStore_QueryPayments() {
 	// 4000 5000 of 5
 	// 2000 3000 of 5
 	// 1000 of 5
+}
+
+// Every payment, newest first, page by page; and bulk deletion, which needs a
+// deliberate choice of payments.
+func ExampleStore_IterPayments() {
+	store, done := exampleStore()
+	defer done()
+
+	for i := byte(1); i <= 3; i++ {
+		hash := lnpaystore.Preimage{i}.Hash()
+		info := &lnpaystore.CreationInfo{Value: lnpaystore.MilliSatoshi(i) * 1_000}
+		if err := store.InitPayment(hash, info); err != nil {
+			log.Fatal(err)
+		}
+		if _, err := store.FailPayment(hash, lnpaystore.FailureReasonNoRoute); err != nil {
+			log.Fatal(err)
+		}
+	}
+	for p, err := range store.IterPayments(lnpaystore.Query{Reversed: true, MaxPayments: 2}) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(p.SequenceNum, p.Info.Value, p.Status, p.Hash.String()[:8])
+	}
+	if _, err := store.DeletePayments(lnpaystore.DeleteOptions{}); err != nil {
+		fmt.Println(err)
+	}
+	n, err := store.DeletePayments(lnpaystore.DeleteOptions{FailedOnly: true})
+	fmt.Println("deleted", n, err)
+	// Output:
+	// 3 3000 FAILED 91d3827f
+	// 2 2000 FAILED 5778f985
+	// 1 1000 FAILED 01d0fabd
+	// lnpaystore: DeleteOptions: set FailedOnly (every FAILED payment) or AllPayments (every payment not in flight, settled ones with their preimage)
+	// deleted 3 <nil>
 }
 
 // After a restart, the router resumes the payments it left in flight.

@@ -74,7 +74,7 @@ func failInfo() *FailInfo {
 	return &FailInfo{FailTime: t0.Add(2 * time.Second), Message: []byte{0x40, 0x0f}, Reason: HTLCFailMessage, FailureSourceIndex: 2}
 }
 
-// ok unwraps (value, error) results: ok[int](t)(s.DeletePayments(false, false)).
+// ok unwraps (value, error) results: ok[int](t)(s.DeletePayments(DeleteOptions{FailedOnly: true})).
 func ok[T any](t testing.TB) func(T, error) T {
 	return func(v T, err error) T {
 		t.Helper()

@@ -301,17 +301,26 @@ func TestDeletes(t *testing.T) {
 	wantErr(t, s.InitPayment(hashS, creation(20_000)), ErrAlreadyPaid)
 	wantCounts(t, s, PaymentCounts{Total: 2, InFlight: 1, Failed: 1})
 
-	// Bulk deletion: only FAILED payments, then everything that is not in flight.
-	if n := ok[int](t)(s.DeletePayments(true, false)); n != 1 {
+	// Bulk deletion is a deliberate choice: no options, or both, delete nothing.
+	for _, opts := range []DeleteOptions{{}, {FailedAttemptsOnly: true}, {FailedOnly: true, AllPayments: true}} {
+		n, err := s.DeletePayments(opts)
+		wantErr(t, err, ErrInvalidArgument)
+		if n != 0 {
+			t.Fatalf("%+v: deleted %d", opts, n)
+		}
+	}
+	wantCounts(t, s, PaymentCounts{Total: 2, InFlight: 1, Failed: 1})
+	// Only FAILED payments, then everything that is not in flight.
+	if n := ok[int](t)(s.DeletePayments(DeleteOptions{FailedOnly: true})); n != 1 {
 		t.Fatalf("deleted %d failed payments, want 1", n)
 	}
 	wantCounts(t, s, PaymentCounts{Total: 1, InFlight: 1})
 	okp(t)(s.FailAttempt(hashI, 1, failInfo()))
 	okp(t)(s.FailPayment(hashI, FailureReasonCanceled))
-	if n := ok[int](t)(s.DeletePayments(false, true)); n != 0 {
+	if n := ok[int](t)(s.DeletePayments(DeleteOptions{AllPayments: true, FailedAttemptsOnly: true})); n != 0 {
 		t.Fatalf("deleting attempts only reported %d payments", n)
 	}
-	if n := ok[int](t)(s.DeletePayments(false, false)); n != 1 {
+	if n := ok[int](t)(s.DeletePayments(DeleteOptions{AllPayments: true})); n != 1 {
 		t.Fatalf("deleted %d payments, want 1", n)
 	}
 	wantCounts(t, s, PaymentCounts{})

@@ -210,13 +210,31 @@ func (s *Store) DeletePayment(hash Hash, failedAttemptsOnly bool) error {
 	})
 }
 
-// DeletePayments deletes every payment that is not in flight (only FAILED ones if
-// failedOnly), or only their failed attempts, in bounded transactions. It returns how
-// many payments were deleted (0 when only attempts were).
-func (s *Store) DeletePayments(failedOnly, failedAttemptsOnly bool) (int, error) {
+// DeleteOptions choose what DeletePayments deletes. Which payments is a deliberate
+// choice: exactly one of FailedOnly and AllPayments must be set, so the zero value
+// deletes nothing and returns ErrInvalidArgument.
+type DeleteOptions struct {
+	// FailedOnly deletes every FAILED payment.
+	FailedOnly bool
+	// AllPayments deletes every payment that is not in flight, including SUCCEEDED
+	// ones with their preimage, the proof of payment (their hashes still give
+	// ErrAlreadyPaid to InitPayment).
+	AllPayments bool
+	// FailedAttemptsOnly keeps those payments and deletes only their failed attempts.
+	FailedAttemptsOnly bool
+}
+
+// DeletePayments deletes the payments opts chooses (or only their failed attempts),
+// in bounded transactions, so the life cycle goes on meanwhile. It returns how many
+// payments were deleted (0 when only attempts were).
+func (s *Store) DeletePayments(opts DeleteOptions) (int, error) {
+	if opts.FailedOnly == opts.AllPayments {
+		return 0, errInvalid("DeleteOptions: set FailedOnly (every FAILED payment) or AllPayments " +
+			"(every payment not in flight, settled ones with their preimage)")
+	}
 	var deleted C.uint64_t
 	err := s.do(func(store *C.LpsStore) C.LpsStatus {
-		return C.lps_delete_payments(store, C.bool(failedOnly), C.bool(failedAttemptsOnly), &deleted)
+		return C.lps_delete_payments(store, C.bool(opts.FailedOnly), C.bool(opts.FailedAttemptsOnly), &deleted)
 	})
 	return int(deleted), err
 }

@@ -4,10 +4,12 @@ package lnpaystore
 import "C"
 
 import (
+	"iter"
 	"time"
 )
 
-// Query asks for one page of payments (SPEC §1.4).
+// Query asks for one page of payments. Its zero value asks for the oldest 100
+// payments of every status, as the Python binding's defaults do.
 type Query struct {
 	// IndexOffset is exclusive: forwards, the page starts after it; reversed, it
 	// ends before it. 0 = from the oldest (forwards) or the newest (reversed).
@@ -15,8 +17,9 @@ type Query struct {
 	// MaxPayments caps the page; 0 = 100.
 	MaxPayments uint64
 	Reversed    bool
-	// IncludeIncomplete false returns only SUCCEEDED payments.
-	IncludeIncomplete bool
+	// ExcludeIncomplete returns only SUCCEEDED payments (the C API's
+	// include_incomplete = false); the zero value returns every status.
+	ExcludeIncomplete bool
 	// CountTotal also returns the number of payments in the store (O(1)).
 	CountTotal bool
 	// CreationDateStart and CreationDateEnd filter by creation time, inclusive, at
@@ -56,7 +59,7 @@ func (s *Store) QueryPayments(q Query) (*QueryResponse, error) {
 		index_offset:        C.uint64_t(q.IndexOffset),
 		max_payments:        C.uint64_t(q.MaxPayments),
 		reversed:            C.bool(q.Reversed),
-		include_incomplete:  C.bool(q.IncludeIncomplete),
+		include_incomplete:  C.bool(!q.ExcludeIncomplete),
 		count_total:         C.bool(q.CountTotal),
 		creation_date_start: C.int64_t(unixSeconds(q.CreationDateStart)),
 		creation_date_end:   C.int64_t(unixSeconds(q.CreationDateEnd)),
@@ -73,6 +76,53 @@ func (s *Store) QueryPayments(q Query) (*QueryResponse, error) {
 		LastIndexOffset:  uint64(out.last_index_offset),
 		TotalCount:       uint64(out.total_count),
 	}, nil
+}
+
+// IterPayments yields every payment q selects, page by page: oldest first, or newest
+// first when q.Reversed. q.MaxPayments is the page size (0 = 100) and q.IndexOffset
+// where to start (exclusive); memory use is one page whatever the store's size. A
+// failed page yields (nil, err) and ends the iteration. CountTotal is ignored.
+//
+//	for p, err := range store.IterPayments(lnpaystore.Query{Reversed: true}) {
+//		if err != nil {
+//			return err
+//		}
+//		fmt.Println(p.SequenceNum, p.Status)
+//	}
+func (s *Store) IterPayments(q Query) iter.Seq2[*Payment, error] {
+	return func(yield func(*Payment, error) bool) {
+		q.CountTotal = false
+		pageSize := q.MaxPayments
+		if pageSize == 0 {
+			pageSize = 100
+		}
+		for {
+			page, err := s.QueryPayments(q)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			n := len(page.Payments)
+			for i := range n {
+				// Pages are in ascending order; reversed iteration walks them backwards.
+				p := page.Payments[i]
+				if q.Reversed {
+					p = page.Payments[n-1-i]
+				}
+				if !yield(p, nil) {
+					return
+				}
+			}
+			if uint64(n) < pageSize {
+				return
+			}
+			if q.Reversed {
+				q.IndexOffset = page.FirstIndexOffset
+			} else {
+				q.IndexOffset = page.LastIndexOffset
+			}
+		}
+	}
 }
 
 // PaymentCounts returns the number of payments per status and in total, in O(1).

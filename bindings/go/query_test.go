@@ -54,7 +54,7 @@ func TestQueryPagingForwards(t *testing.T) {
 
 	// Pages of 4 from the oldest; each page resumes after the previous one's last.
 	var got []uint64
-	q := Query{MaxPayments: 4, IncludeIncomplete: true}
+	q := Query{MaxPayments: 4}
 	for {
 		r := ok[*QueryResponse](t)(s.QueryPayments(q))
 		if len(r.Payments) == 0 {
@@ -73,11 +73,11 @@ func TestQueryPagingForwards(t *testing.T) {
 	}
 
 	// The offset is exclusive.
-	r := ok[*QueryResponse](t)(s.QueryPayments(Query{IndexOffset: seq[2], MaxPayments: 2, IncludeIncomplete: true}))
+	r := ok[*QueryResponse](t)(s.QueryPayments(Query{IndexOffset: seq[2], MaxPayments: 2}))
 	wantSeqs(t, r, seq[3], seq[4])
 
-	// Without IncludeIncomplete only SUCCEEDED payments (the even ones) count.
-	r = ok[*QueryResponse](t)(s.QueryPayments(Query{MaxPayments: 3}))
+	// With ExcludeIncomplete only SUCCEEDED payments (the even ones) count.
+	r = ok[*QueryResponse](t)(s.QueryPayments(Query{MaxPayments: 3, ExcludeIncomplete: true}))
 	wantSeqs(t, r, seq[0], seq[2], seq[4])
 	for _, p := range r.Payments {
 		wantStatus(t, p, PaymentStatusSucceeded)
@@ -90,7 +90,7 @@ func TestQueryPagingReversed(t *testing.T) {
 
 	// From the newest, pages stay in ascending order; each resumes before the
 	// previous one's first.
-	q := Query{MaxPayments: 4, IncludeIncomplete: true, Reversed: true}
+	q := Query{MaxPayments: 4, Reversed: true}
 	r := ok[*QueryResponse](t)(s.QueryPayments(q))
 	wantSeqs(t, r, seq[6], seq[7], seq[8], seq[9])
 	q.IndexOffset = r.FirstIndexOffset
@@ -108,7 +108,7 @@ func TestQueryOptions(t *testing.T) {
 	s := openTest(t)
 	seedPayments(t, s, 5)
 
-	r := ok[*QueryResponse](t)(s.QueryPayments(Query{IncludeIncomplete: true, CountTotal: true, OmitHops: true}))
+	r := ok[*QueryResponse](t)(s.QueryPayments(Query{CountTotal: true, OmitHops: true}))
 	if len(r.Payments) != 5 || r.TotalCount != 5 {
 		t.Fatalf("%d payments, total %d", len(r.Payments), r.TotalCount)
 	}
@@ -117,7 +117,7 @@ func TestQueryOptions(t *testing.T) {
 			t.Fatalf("OmitHops: attempt %+v", p.HTLCs)
 		}
 	}
-	r = ok[*QueryResponse](t)(s.QueryPayments(Query{IncludeIncomplete: true}))
+	r = ok[*QueryResponse](t)(s.QueryPayments(Query{}))
 	if r.TotalCount != 0 || len(r.Payments[0].HTLCs[0].Route.Hops) != 3 {
 		t.Fatalf("without CountTotal/OmitHops: total %d, hops %d", r.TotalCount, len(r.Payments[0].HTLCs[0].Route.Hops))
 	}
@@ -129,7 +129,7 @@ func TestQueryDateWindows(t *testing.T) {
 
 	at := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Hour) }
 	query := func(start, end time.Time) *QueryResponse {
-		return ok[*QueryResponse](t)(s.QueryPayments(Query{IncludeIncomplete: true, CreationDateStart: start, CreationDateEnd: end}))
+		return ok[*QueryResponse](t)(s.QueryPayments(Query{CreationDateStart: start, CreationDateEnd: end}))
 	}
 	// Both bounds are inclusive.
 	wantSeqs(t, query(at(2), at(4)), seq[2], seq[3], seq[4])
@@ -145,12 +145,82 @@ func TestQueryDateWindows(t *testing.T) {
 
 	// Windows combine with paging and direction.
 	r := ok[*QueryResponse](t)(s.QueryPayments(Query{
-		IncludeIncomplete: true, CreationDateStart: at(1), CreationDateEnd: at(8),
+		CreationDateStart: at(1), CreationDateEnd: at(8),
 		MaxPayments: 3, Reversed: true, IndexOffset: seq[8],
 	}))
 	wantSeqs(t, r, seq[5], seq[6], seq[7])
 	r = ok[*QueryResponse](t)(s.QueryPayments(Query{
-		CreationDateStart: at(1), CreationDateEnd: at(8), MaxPayments: 2,
+		CreationDateStart: at(1), CreationDateEnd: at(8), MaxPayments: 2, ExcludeIncomplete: true,
 	}))
 	wantSeqs(t, r, seq[2], seq[4])
+}
+
+// The zero Query means what the Python binding's defaults mean: every status.
+func TestZeroQueryIncludesEveryStatus(t *testing.T) {
+	s := openTest(t)
+	seq := seedPayments(t, s, 4)
+	wantSeqs(t, ok[*QueryResponse](t)(s.QueryPayments(Query{})), seq...)
+}
+
+func TestIterPayments(t *testing.T) {
+	s := openTest(t)
+	seq := seedPayments(t, s, 10)
+	collect := func(q Query) []uint64 {
+		var got []uint64
+		for p, err := range s.IterPayments(q) {
+			check(t, err)
+			got = append(got, p.SequenceNum)
+		}
+		return got
+	}
+	same := func(got, want []uint64) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("iterated %v, want %v", got, want)
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("iterated %v, want %v", got, want)
+			}
+		}
+	}
+	// Pages of 3 (the last one short), and of exactly the store's size.
+	same(collect(Query{MaxPayments: 3}), seq)
+	same(collect(Query{MaxPayments: 10}), seq)
+	newest := make([]uint64, len(seq))
+	for i := range seq {
+		newest[i] = seq[len(seq)-1-i]
+	}
+	same(collect(Query{MaxPayments: 4, Reversed: true}), newest)
+	// Filters and the start offset hold on every page.
+	same(collect(Query{MaxPayments: 2, ExcludeIncomplete: true, IndexOffset: seq[1]}),
+		[]uint64{seq[2], seq[4], seq[6], seq[8]})
+	same(collect(Query{MaxPayments: 2, Reversed: true, CreationDateEnd: t0.Add(3 * time.Hour)}),
+		[]uint64{seq[3], seq[2], seq[1], seq[0]})
+
+	// Breaking out stops the paging.
+	n := 0
+	for range s.IterPayments(Query{MaxPayments: 1}) {
+		n++
+		if n == 2 {
+			break
+		}
+	}
+	if n != 2 {
+		t.Fatalf("iterated %d after break", n)
+	}
+
+	// A failing page ends the iteration with its error.
+	check(t, s.Close())
+	var errs []error
+	for p, err := range s.IterPayments(Query{}) {
+		if p != nil {
+			t.Fatal("a payment from a closed store")
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) != 1 {
+		t.Fatalf("closed store: %v", errs)
+	}
+	wantErr(t, errs[0], ErrClosed)
 }

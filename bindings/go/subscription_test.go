@@ -88,7 +88,7 @@ func TestSubscribeAllPayments(t *testing.T) {
 
 	// First the non-terminal payments as they are, then every change.
 	if p := next(t, sub); p.Hash != old {
-		t.Fatalf("initial state of %x, want %x", p.Hash, old)
+		t.Fatalf("initial state of %v, want %v", p.Hash, old)
 	}
 	pre, hash := newPreimage()
 	check(t, s.InitPayment(hash, creation(1_000)))
@@ -97,7 +97,7 @@ func TestSubscribeAllPayments(t *testing.T) {
 	for _, want := range []PaymentStatus{PaymentStatusInitiated, PaymentStatusInFlight, PaymentStatusSucceeded} {
 		p := next(t, sub)
 		if p.Hash != hash {
-			t.Fatalf("update of %x, want %x", p.Hash, hash)
+			t.Fatalf("update of %v, want %v", p.Hash, hash)
 		}
 		wantStatus(t, p, want)
 	}

@@ -2,21 +2,90 @@ package lnpaystore
 
 import (
 	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"time"
 )
 
-// Hash is a payment hash (for AMP payments: the set id).
+// Hash is a payment hash (for AMP payments: the set id). It prints, and marshals
+// to text and JSON, as lower-case hex; ParseHash reads it back.
 type Hash [32]byte
 
-// Preimage is the proof of payment: its SHA-256 is the payment hash.
+// Preimage is the proof of payment: its SHA-256 is the payment hash. It prints as
+// hex, like Hash.
 type Preimage [32]byte
 
 // Hash returns SHA-256(p), the payment hash that p proves.
 func (p Preimage) Hash() Hash { return sha256.Sum256(p[:]) }
 
-// PubKey is a compressed secp256k1 public key.
+// PubKey is a compressed secp256k1 public key. It prints as hex; ParsePubKey reads
+// it back.
 type PubKey [33]byte
+
+// parseHex decodes exactly len(out) bytes of hex; errors match ErrInvalidArgument.
+func parseHex(what, s string, out []byte) error {
+	if len(s) != 2*len(out) {
+		return errInvalid("%s %q: need %d hex characters, got %d", what, s, 2*len(out), len(s))
+	}
+	if _, err := hex.Decode(out, []byte(s)); err != nil {
+		return errInvalid("%s %q: not hex: %v", what, s, err)
+	}
+	return nil
+}
+
+// String is the hash in lower-case hex (64 characters).
+func (h Hash) String() string { return hex.EncodeToString(h[:]) }
+
+// MarshalText gives the hex form (so encoding/json writes a hex string).
+func (h Hash) MarshalText() ([]byte, error) { return []byte(h.String()), nil }
+
+// UnmarshalText reads the hex form.
+func (h *Hash) UnmarshalText(text []byte) error { return parseHex("hash", string(text), h[:]) }
+
+// ParseHash reads a hash from 64 hex characters (either case); other input gives an
+// error matching ErrInvalidArgument.
+func ParseHash(s string) (Hash, error) {
+	var h Hash
+	err := parseHex("hash", s, h[:])
+	return h, err
+}
+
+// String is the preimage in lower-case hex (64 characters).
+func (p Preimage) String() string { return hex.EncodeToString(p[:]) }
+
+// MarshalText gives the hex form.
+func (p Preimage) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+
+// UnmarshalText reads the hex form.
+func (p *Preimage) UnmarshalText(text []byte) error {
+	return parseHex("preimage", string(text), p[:])
+}
+
+// ParsePreimage reads a preimage from 64 hex characters.
+func ParsePreimage(s string) (Preimage, error) {
+	var p Preimage
+	err := parseHex("preimage", s, p[:])
+	return p, err
+}
+
+// String is the key in lower-case hex (66 characters).
+func (k PubKey) String() string { return hex.EncodeToString(k[:]) }
+
+// MarshalText gives the hex form.
+func (k PubKey) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText reads the hex form.
+func (k *PubKey) UnmarshalText(text []byte) error {
+	return parseHex("public key", string(text), k[:])
+}
+
+// ParsePubKey reads a compressed public key from 66 hex characters; other input
+// gives an error matching ErrInvalidArgument. The point itself is not validated.
+func ParsePubKey(s string) (PubKey, error) {
+	var k PubKey
+	err := parseHex("public key", s, k[:])
+	return k, err
+}
 
 // MilliSatoshi is an amount in thousandths of a satoshi.
 type MilliSatoshi uint64

@@ -1,6 +1,6 @@
 module github.com/lnpaystore/lnpaystore/tests/go-consumer
 
-go 1.22
+go 1.23
 
 require github.com/lnpaystore/lnpaystore/bindings/go v0.0.0
 
