@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -16,11 +17,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from builders import fail, mc_result, open_store, pay, write_newer_schema_store
+from builders import (
+    fail,
+    in_flight,
+    initiated,
+    mc_result,
+    open_store,
+    pay,
+    write_newer_schema_store,
+)
 
-from lnpaystore import McFailure, PaymentStatus
+from lnpaystore import McFailure, PaymentStatus, Store
 from lnpaystore.cli import main
-from lnpaystore.cli._output import MC_CSV_FIELDS, Progress
+from lnpaystore.cli._output import CSV_FIELDS, MC_CSV_FIELDS, Progress
 
 
 class Result:
@@ -71,67 +80,294 @@ def test_list_table(mixed_store: Path) -> None:
         "HTLCS",
         "HASH",
     ]
-    assert [row[0] for row in rows[1:]] == [str(i) for i in range(1, 8)]
-    assert [row[2] for row in rows[1:]] == ["SUCCEEDED"] * 3 + ["FAILED"] * 2 + [
-        "IN_FLIGHT",
+    # Newest first by default, as lncli listpayments.
+    assert [row[0] for row in rows[1:]] == [str(i) for i in range(7, 0, -1)]
+    assert [row[2] for row in rows[1:]] == [
         "INITIATED",
+        "IN_FLIGHT",
+        *["FAILED"] * 2,
+        *["SUCCEEDED"] * 3,
     ]
-    assert rows[1][3] == "100,000"
-    assert rows[1][4] == "2,000"
-    assert [row[6] for row in rows[1:]] == hashes(mixed_store)
+    assert rows[7][3] == "100,000"
+    assert rows[7][4] == "2,000"
+    assert [row[6] for row in rows[1:]] == hashes(mixed_store)[::-1]
     assert r.err == ""
+    oldest = run("--db", mixed_store, "list", "--oldest-first").table()
+    assert [row[0] for row in oldest[1:]] == [str(i) for i in range(1, 8)]
+
+
+def payment_keys() -> set[str]:
+    return {
+        "payment_hash",
+        "value_sat",
+        "value_msat",
+        "payment_preimage",
+        "payment_request",
+        "status",
+        "fee_sat",
+        "fee_msat",
+        "creation_time_ns",
+        "htlcs",
+        "payment_index",
+        "failure_reason",
+        "first_hop_custom_records",
+        "creation_time",
+        "payment_identifier",
+        "payment_request_hex",
+    }
+
+
+def test_payment_json_uses_lncli_names(mixed_store: Path) -> None:
+    with open_store(mixed_store) as s:
+        paid = next(p for p in s.iter_payments() if p.sequence_num == 1)
+    data = run("--db", mixed_store, "--json", "show", str(paid.hash)).json()
+    assert set(data) == payment_keys()
+    assert data["payment_hash"] == str(paid.hash)
+    assert data["payment_index"] == "1"
+    assert data["status"] == "SUCCEEDED"
+    assert data["failure_reason"] == "FAILURE_REASON_NONE"
+    # 64-bit integers are strings, as in lnd's JSON; 32-bit ones numbers.
+    assert (data["value_msat"], data["value_sat"]) == ("100000", "100")
+    assert (data["fee_msat"], data["fee_sat"]) == ("2000", "2")
+    assert data["payment_preimage"] == str(paid.preimage)
+    assert paid.info.creation_time is not None
+    created_us = int(paid.info.creation_time.timestamp() * 1_000_000)
+    assert abs(int(data["creation_time_ns"]) - created_us * 1000) < 1000
+    assert data["creation_time"].endswith("Z")
+
+    (htlc,) = data["htlcs"]
+    assert htlc["attempt_id"] == "1"
+    assert htlc["status"] == "SUCCEEDED"
+    assert htlc["preimage"] == str(paid.preimage)
+    assert htlc["failure"] is None
+    assert int(htlc["resolve_time_ns"]) >= int(htlc["attempt_time_ns"]) > 0
+    route = htlc["route"]
+    assert route["total_time_lock"] == 850_100
+    assert (route["total_amt_msat"], route["total_fees_msat"]) == ("102000", "2000")
+    assert route["source_pub_key"] == "03" * 33
+    hops = route["hops"]
+    assert [h["chan_id"] for h in hops] == [str(800_000 << 40 | i) for i in range(3)]
+    assert [h["fee_msat"] for h in hops] == ["1000", "1000", "0"]
+    assert [h["amt_to_forward_msat"] for h in hops] == ["101000", "100000", "100000"]
+    assert hops[0]["expiry"] == 850_000
+    assert hops[0]["pub_key"] == "02" * 33
+    assert hops[0]["tlv_payload"] is True
+    assert hops[0]["mpp_record"] is None
+
+    with open_store(mixed_store) as s:
+        failed = next(p for p in s.iter_payments() if p.sequence_num == 4)
+    data = run("--db", mixed_store, "--json", "show", str(failed.hash)).json()
+    assert data["status"] == "FAILED"
+    assert data["failure_reason"] == "FAILURE_REASON_NO_ROUTE"
+    assert data["payment_preimage"] is None
+    assert data["htlcs"][0]["status"] == "FAILED"
+    assert data["htlcs"][0]["failure"] == {
+        "code": "TEMPORARY_CHANNEL_FAILURE",
+        "failure_source_index": 1,
+        "reason": "MESSAGE",
+        "message": "1007",
+    }
+
+
+def test_one_payment_shape_everywhere(mixed_store: Path) -> None:
+    """list, show, inflight and every export format print the same fields for a
+    payment; the containers are {"payments": [...]} (list, inflight, export json) or
+    one payment per line (export jsonl)."""
+    listed = run("--db", mixed_store, "--json", "list").json()["payments"]
+    assert len(listed) == 7
+    by_index = {p["payment_index"]: p for p in listed}
+    exported = json.loads(run("--db", mixed_store, "export", "--format", "json").out)
+    assert set(exported) == {"payments"}
+    lines = run("--db", mixed_store, "export").out.splitlines()
+    inflight = run("--db", mixed_store, "--json", "inflight").json()
+    assert set(inflight) == {"payments"}
+    for p in [*exported["payments"], *map(json.loads, lines), *inflight["payments"]]:
+        assert p == by_index[p["payment_index"]]
+    for p in listed:
+        assert set(p) == payment_keys()
+        assert run("--db", mixed_store, "--json", "show", p["payment_hash"]).json() == p
+    rows = list(
+        csv.DictReader(io.StringIO(run("--db", mixed_store, "export", "--format", "csv").out))
+    )
+    for row in rows:
+        p = by_index[row["payment_index"]]
+        for name in CSV_FIELDS:
+            if name in p:
+                assert row[name] == ("" if p[name] is None else str(p[name])), name
 
 
 def test_list_json(mixed_store: Path) -> None:
     r = run("--db", mixed_store, "list", "--json")  # --json after the command works too
     assert r.code == 0, r.err
     data = r.json()
-    assert data["next_offset"] is None
-    first = data["payments"][0]
-    assert first["sequence_num"] == 1
-    assert first["status"] == "SUCCEEDED"
-    assert first["value_msat"] == 100_000
-    assert first["fees_paid_msat"] == 2000
-    assert len(first["preimage"]) == 64
-    assert [p["payment_hash"] for p in data["payments"]] == hashes(mixed_store)
-    assert data["payments"][3]["failure_reason"] == "NO_ROUTE"
+    assert set(data) == {"payments", "first_index_offset", "last_index_offset", "next_index_offset"}
+    assert data["next_index_offset"] is None
+    assert (data["first_index_offset"], data["last_index_offset"]) == ("1", "7")
+    assert [p["payment_hash"] for p in data["payments"]] == hashes(mixed_store)[::-1]
+    assert data["payments"][3]["failure_reason"] == "FAILURE_REASON_NO_ROUTE"
 
 
-def test_list_limit_offset_and_reverse(mixed_store: Path) -> None:
+def indexes(r: Result) -> list[int]:
+    assert r.code == 0, r.err
+    return [int(p["payment_index"]) for p in r.json()["payments"]]
+
+
+def test_list_limit_offset_and_order(mixed_store: Path) -> None:
     r = run("--db", mixed_store, "--json", "list", "--limit", "2")
-    data = r.json()
-    assert [p["sequence_num"] for p in data["payments"]] == [1, 2]
-    assert data["next_offset"] == 2
-    r = run("--db", mixed_store, "--json", "list", "--limit", "2", "--offset", "2")
-    assert [p["sequence_num"] for p in r.json()["payments"]] == [3, 4]
-    r = run("--db", mixed_store, "--json", "list", "--reverse", "--limit", "3")
-    data = r.json()
-    assert [p["sequence_num"] for p in data["payments"]] == [7, 6, 5]
-    assert data["next_offset"] == 5
-    r = run("--db", mixed_store, "--json", "list", "--reverse", "--offset", "5")
-    assert [p["sequence_num"] for p in r.json()["payments"]] == [4, 3, 2, 1]
-    r = run("--db", mixed_store, "--json", "list", "--limit", "0")
-    assert len(r.json()["payments"]) == 7
+    assert indexes(r) == [7, 6]
+    assert r.json()["next_index_offset"] == "6"
+    r = run("--db", mixed_store, "--json", "list", "--limit", "2", "--index-offset", "6")
+    assert indexes(r) == [5, 4]
+    r = run("--db", mixed_store, "--json", "list", "--oldest-first", "--limit", "3")
+    assert indexes(r) == [1, 2, 3]
+    assert r.json()["next_index_offset"] == "3"
+    r = run("--db", mixed_store, "--json", "list", "--oldest-first", "--offset", "3")
+    assert indexes(r) == [4, 5, 6, 7]
+    # --reverse asked for newest first before it became the default.
+    assert indexes(run("--db", mixed_store, "--json", "list", "--reverse", "--limit", "1")) == [7]
+    assert run("--db", mixed_store, "list", "--reverse", "--oldest-first").code == 2
+    assert len(run("--db", mixed_store, "--json", "list", "--limit", "0").json()["payments"]) == 7
     # Text mode: the hint goes to stderr, the table stays clean.
     r = run("--db", mixed_store, "list", "--limit", "2")
     assert len(r.table()) == 3
-    assert "--offset 2" in r.err
+    assert "lnpaystore list --limit 2 --index-offset 6" in r.err
+
+
+def test_next_page_hint_keeps_every_filter(db_path: Path) -> None:
+    t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    with open_store(db_path) as s:
+        for day in range(6):
+            for _ in range(3):
+                fail(s, created=t0 + timedelta(days=day, hours=1))
+                pay(s, created=t0 + timedelta(days=day, hours=2))
+    argv = [
+        "list",
+        "--status",
+        "failed",
+        "--since",
+        "2024-01-02",
+        "--until",
+        "2024-01-05T23:00:00Z",
+        "--oldest-first",
+        "--limit",
+        "4",
+    ]
+    seen: list[int] = []
+    for _ in range(10):
+        r = run("--db", db_path, *argv)
+        assert r.code == 0, r.err
+        seen += [int(row[0]) for row in r.table()[1:]]
+        if not r.err:
+            break
+        assert r.err.startswith("(first 4 shown; for more: lnpaystore list ")
+        hint = shlex.split(r.err.split("for more: ", 1)[1].rstrip(")\n"))
+        assert hint[:2] == ["lnpaystore", "list"]
+        argv = hint[1:]
+        for kept in ("--status", "--since", "--until", "--oldest-first", "--limit"):
+            assert kept in argv
+    # Days 2 to 5, three failed payments each, oldest first, every page followed.
+    want = [6 * day + 2 * i + 1 for day in range(1, 5) for i in range(3)]
+    assert seen == want
+    # The same in JSON, newest first.
+    r = run(
+        "--db",
+        db_path,
+        "--json",
+        "list",
+        "--status",
+        "failed",
+        "--since",
+        "2024-01-02",
+        "--until",
+        "2024-01-05T23:00:00Z",
+        "--limit",
+        "4",
+    )
+    assert indexes(r) == want[::-1][:4]
+    assert r.json()["next_index_offset"] == str(want[::-1][3])
 
 
 def test_list_status_filter(mixed_store: Path) -> None:
     def seqs(*status: str) -> list[int]:
-        argv = ["--db", str(mixed_store), "--json", "list"]
+        argv = ["--db", str(mixed_store), "--json", "list", "--oldest-first"]
         for s in status:
             argv += ["--status", s]
-        r = run(*argv)
-        assert r.code == 0, r.err
-        return [p["sequence_num"] for p in r.json()["payments"]]
+        return indexes(run(*argv))
 
     assert seqs("failed") == [4, 5]
     assert seqs("succeeded") == [1, 2, 3]
     assert seqs("in-flight", "INITIATED") == [6, 7]
+    assert seqs("in_flight") == [6]
+    assert seqs("initiated", "failed") == [4, 5, 7]
     r = run("--db", mixed_store, "list", "--status", "done")
     assert r.code == 2
+
+
+def test_list_in_flight_reads_the_index(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    with open_store(db_path) as s:
+        for day in range(4):
+            pay(s, created=t0 + timedelta(days=day))
+            in_flight(s, created=t0 + timedelta(days=day, hours=1))
+            initiated(s, created=t0 + timedelta(days=day, hours=2))
+
+    # No page of the whole store may be read for non-terminal statuses.
+    def no_scan(*args: object, **kwargs: object) -> None:
+        raise AssertionError("scanned the store")
+
+    monkeypatch.setattr(Store, "query_payments", no_scan)
+    assert indexes(run("--db", db_path, "--json", "list", "--status", "in_flight")) == [11, 8, 5, 2]
+    r = run(
+        "--db",
+        db_path,
+        "--json",
+        "list",
+        "--status",
+        "in-flight",
+        "--status",
+        "initiated",
+        "--since",
+        "2024-01-02",
+        "--until",
+        "2024-01-03",
+        "--limit",
+        "3",
+    )
+    assert indexes(r) == [9, 8, 6]  # days 1 and 2: 4..6 and 7..9, paid ones left out
+    assert r.json()["next_index_offset"] == "6"
+    r = run(
+        "--db",
+        db_path,
+        "--json",
+        "list",
+        "--status",
+        "in-flight",
+        "--status",
+        "initiated",
+        "--since",
+        "2024-01-02",
+        "--until",
+        "2024-01-03",
+        "--limit",
+        "3",
+        "--offset",
+        "6",
+    )
+    assert indexes(r) == [5]
+    r = run(
+        "--db",
+        db_path,
+        "--json",
+        "list",
+        "--status",
+        "in_flight",
+        "--oldest-first",
+        "--offset",
+        "5",
+    )
+    assert indexes(r) == [8, 11]
+    r = run("--db", db_path, "list", "--status", "in_flight", "--limit", "1")
+    assert "--status in_flight --limit 1 --index-offset 11" in r.err
 
 
 def test_list_date_window(db_path: Path) -> None:
@@ -141,22 +377,26 @@ def test_list_date_window(db_path: Path) -> None:
             pay(s, created=t0 + timedelta(days=day, hours=12))
 
     def seqs(*args: str) -> list[int]:
-        r = run("--db", db_path, "--json", "list", *args)
-        assert r.code == 0, r.err
-        return [p["sequence_num"] for p in r.json()["payments"]]
+        return indexes(run("--db", db_path, "--json", "list", "--oldest-first", *args))
 
     assert seqs("--since", "2024-01-02", "--until", "2024-01-03") == [2, 3]
     assert seqs("--since", "2024-01-04T00:00:00Z") == [4, 5]
     assert seqs("--until", str(int((t0 + timedelta(days=1)).timestamp()))) == [1]
     assert seqs("--since", "2024-01-02T13:00:00+01:00", "--until", "2024-01-02T12:00:00") == [2]
-    assert run("--db", db_path, "list", "--since", "yesterday").code == 2
+    r = run("--db", db_path, "list", "--since", "yesterday")
+    assert r.code == 2
 
 
 def test_list_empty_store(db_path: Path) -> None:
     open_store(db_path).close()
     r = run("--db", db_path, "list")
     assert (r.code, r.out) == (0, "no payments\n")
-    assert run("--db", db_path, "--json", "list").json() == {"payments": [], "next_offset": None}
+    assert run("--db", db_path, "--json", "list").json() == {
+        "payments": [],
+        "first_index_offset": "0",
+        "last_index_offset": "0",
+        "next_index_offset": None,
+    }
 
 
 # -- show, inflight, counts -------------------------------------------------------------
@@ -180,14 +420,7 @@ def test_show(mixed_store: Path) -> None:
     assert "failure:           MESSAGE, source hop index 1, message 1007" in r.out
 
     data = run("--db", mixed_store, "--json", "show", str(paid.hash).upper()).json()
-    assert data["hash"] == str(paid.hash)
-    assert data["status"] == "SUCCEEDED"
-    assert data["preimage"] == str(paid.preimage)
-    htlc = data["htlcs"][0]
-    assert htlc["settle"]["preimage"] == str(paid.preimage)
-    assert len(htlc["info"]["route"]["hops"]) == 3
-    assert htlc["info"]["route"]["hops"][0]["pub_key"] == "02" * 33
-    assert data["state"]["fees_paid_msat"] == 2000
+    assert data["payment_hash"] == str(paid.hash)
 
 
 def test_show_errors(mixed_store: Path) -> None:
@@ -206,8 +439,8 @@ def test_inflight(mixed_store: Path) -> None:
     assert rows[0][:3] == ["SEQ", "CREATED (UTC)", "STATUS"]
     assert [(row[0], row[2]) for row in rows[1:]] == [("6", "IN_FLIGHT"), ("7", "INITIATED")]
     data = run("--db", mixed_store, "inflight", "--json").json()
-    assert [p["sequence_num"] for p in data] == [6, 7]
-    assert data[0]["num_in_flight"] == 1
+    assert [p["payment_index"] for p in data["payments"]] == ["6", "7"]
+    assert data["payments"][0]["htlcs"][0]["status"] == "IN_FLIGHT"
 
 
 def test_counts(mixed_store: Path) -> None:
@@ -237,25 +470,28 @@ def test_export_formats(mixed_store: Path, tmp_path: Path) -> None:
     r = run("--db", mixed_store, "export", "--format", "jsonl")
     assert r.code == 0, r.err
     lines = [json.loads(line) for line in r.out.splitlines()]
-    assert [p["hash"] for p in lines] == expected
-    assert lines[0]["htlcs"][0]["info"]["route"]["hops"]  # full detail
+    assert [p["payment_hash"] for p in lines] == expected  # oldest first
+    assert lines[0]["htlcs"][0]["route"]["hops"]  # full detail
 
     r = run("--db", mixed_store, "export", "--format", "json")
     data = json.loads(r.out)
-    assert [p["hash"] for p in data] == expected
-    assert data[3]["failure_reason"] == "NO_ROUTE"
+    assert [p["payment_hash"] for p in data["payments"]] == expected
+    assert data["payments"][3]["failure_reason"] == "FAILURE_REASON_NO_ROUTE"
 
     r = run("--db", mixed_store, "export", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(r.out)))
+    assert list(rows[0]) == list(CSV_FIELDS)
     assert [row["payment_hash"] for row in rows] == expected
+    assert rows[0]["payment_index"] == "1"
     assert rows[0]["status"] == "SUCCEEDED"
-    assert rows[0]["fees_paid_msat"] == "2000"
-    assert rows[0]["num_settled"] == "1"
-    assert len(rows[0]["preimage"]) == 64
-    assert rows[3]["num_failed"] == "1"
-    assert rows[3]["failure_reason"] == "NO_ROUTE"
+    assert rows[0]["fee_msat"] == "2000"
+    assert rows[0]["num_htlcs_succeeded"] == "1"
+    assert len(rows[0]["payment_preimage"]) == 64
+    assert rows[3]["num_htlcs_failed"] == "1"
+    assert rows[3]["failure_reason"] == "FAILURE_REASON_NO_ROUTE"
+    assert rows[5]["num_htlcs_in_flight"] == "1"
     assert rows[6]["status"] == "INITIATED"
-    assert rows[6]["preimage"] == ""
+    assert rows[6]["payment_preimage"] == ""
     assert r.err == ""  # no progress bar when stderr is not a terminal
 
 
@@ -277,7 +513,9 @@ def test_export_pages_through_the_store(db_path: Path) -> None:
         for _ in range(25):
             pay(s)
     r = run("--db", db_path, "export", "--format", "jsonl", "--page-size", "4")
-    assert [json.loads(line)["sequence_num"] for line in r.out.splitlines()] == list(range(1, 26))
+    assert [json.loads(line)["payment_index"] for line in r.out.splitlines()] == [
+        str(i) for i in range(1, 26)
+    ]
 
 
 def test_progress_bar_only_on_a_terminal() -> None:
@@ -467,8 +705,10 @@ def test_mc_export_formats(mc_store: Path) -> None:
 
     r = run("--db", mc_store, "mc", "export", "--format", "json", "--namespace", "other")
     data = json.loads(r.out)
-    assert [x["id"] for x in data] == [10, 11]
-    assert data[0]["success"] is True
+    # The shape of mc list --json.
+    assert data == run("--db", mc_store, "--json", "mc", "list", "--namespace", "other").json()
+    assert [x["id"] for x in data["results"]] == [10, 11]
+    assert data["results"][0]["success"] is True
 
     r = run("--db", mc_store, "mc", "export", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(r.out)))
@@ -494,7 +734,7 @@ def test_mc_export_formats(mc_store: Path) -> None:
     assert r.err == ""
 
     empty = run("--db", mc_store, "mc", "export", "--format", "json", "--namespace", "none")
-    assert json.loads(empty.out) == []
+    assert json.loads(empty.out) == {"namespace": "none", "results": [], "count": 0}
     empty = run("--db", mc_store, "mc", "export", "--format", "csv", "--namespace", "none")
     assert empty.out.splitlines() == [",".join(MC_CSV_FIELDS)]
 
@@ -610,6 +850,61 @@ def test_db_option_and_environment(mixed_store: Path, monkeypatch: pytest.Monkey
     assert run("--json", "counts").json()["total"] == 7
 
 
+def test_user_errors_give_a_message_not_a_traceback(mixed_store: Path, tmp_path: Path) -> None:
+    nowhere = tmp_path / "no" / "such" / "dir" / "x.csv"
+    r = run("--db", mixed_store, "export", "--format", "csv", "--out", nowhere)
+    assert r.code == 1
+    assert r.err == (f"lnpaystore: {nowhere}: cannot write the export: No such file or directory\n")
+    r = run("--db", mixed_store, "mc", "export", "--out", tmp_path)  # a directory
+    assert r.code == 1
+    assert f"{tmp_path}: cannot write the export" in r.err
+    unreadable = tmp_path / "unreadable"
+    unreadable.mkdir(mode=0)
+    try:
+        r = run("--db", unreadable / "payments.db", "counts")
+        assert r.code in (1, 3), r.err
+        assert "Traceback" not in r.err
+    finally:
+        unreadable.chmod(0o700)
+    # As a program: every user error ends with one line on stderr.
+    cases: list[list[str]] = [
+        ["--db", str(mixed_store), "export", "--out", str(nowhere)],
+        ["--db", str(mixed_store), "list", "--since", "soon"],
+        ["--db", str(mixed_store), "list", "--limit", "-1"],
+        ["--db", str(mixed_store), "show", "xyz"],
+        ["--db", str(tmp_path), "counts"],
+        ["--db", str(tmp_path / "missing.db"), "list"],
+        ["--db", str(mixed_store), "delete", "--yes"],
+        ["list"],
+    ]
+    for argv in cases:
+        p = subprocess.run(
+            [sys.executable, "-m", "lnpaystore", *argv],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "LNPAYSTORE_DB": ""},
+        )
+        assert p.returncode != 0, argv
+        assert "Traceback" not in p.stderr, (argv, p.stderr)
+        assert p.stderr.strip(), argv
+
+
+def test_help_names_the_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    def help_of(*argv: str) -> str:
+        assert run(*argv, "--help").code == 0
+        return " ".join(capsys.readouterr().out.split())
+
+    text = help_of("export")
+    assert "(default: jsonl)" in text
+    assert "(default: standard output)" in text
+    text = help_of("list")
+    for default in ("newest first", "(default: 100; 0 = all)", "default: every status"):
+        assert default in text, default
+    assert "(default: default)" in help_of("mc", "list")
+    assert "default: $LNPAYSTORE_DB" in help_of()
+
+
 def test_help_lists_commands_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert run("--help").code == 0
     text = capsys.readouterr().out
@@ -659,5 +954,5 @@ def test_a_closed_pipe_is_not_an_error(db_path: Path) -> None:
         text=True,
         timeout=60,
     )
-    assert json.loads(r.stdout)["sequence_num"] == 1
+    assert json.loads(r.stdout)["payment_index"] == "1"
     assert "Traceback" not in r.stderr

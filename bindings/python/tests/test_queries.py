@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -156,6 +156,33 @@ def test_delete_payment_and_failed_attempts(store: Store) -> None:
     with pytest.raises(AlreadyPaid):
         store.init_payment(s.hash, creation(2000, s))
     assert store.payment_counts().total == 0
+
+
+def test_date_filters_take_datetimes_dates_and_iso_strings(store: Store) -> None:
+    t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    for day in range(5):
+        pay(store, created=t0 + timedelta(days=day, hours=12))
+
+    def seqs(start: object = None, end: object = None) -> list[int]:
+        page = store.query_payments(
+            creation_date_start=start,  # type: ignore[arg-type]
+            creation_date_end=end,  # type: ignore[arg-type]
+        )
+        return [p.sequence_num for p in page.payments]
+
+    # The forms the CLI takes: a bare day (the end bound covers it whole), ISO 8601
+    # with or without a zone (naive = UTC), unix seconds as text.
+    assert seqs("2024-01-02", "2024-01-03") == [2, 3]
+    assert seqs(date(2024, 1, 2), date(2024, 1, 3)) == [2, 3]
+    assert seqs("2024-01-04T00:00:00Z") == [4, 5]
+    assert seqs("2024-01-02T13:00:00+01:00", "2024-01-02T12:00:00") == [2]
+    assert seqs(end=str(int((t0 + timedelta(days=1)).timestamp()))) == [1]
+    assert seqs(datetime(2024, 1, 3, 12), datetime(2024, 1, 3, 12)) == [3]  # naive = UTC
+    assert seqs(int((t0 + timedelta(days=4)).timestamp())) == [5]
+    assert [p.sequence_num for p in store.iter_payments(creation_date_end="2024-01-02")] == [1, 2]
+    for bad in ("yesterday", "2024-13-01", 1.5, b"2024-01-01", True):
+        with pytest.raises(InvalidArgument, match="creation_date_start"):
+            seqs(bad)
 
 
 def test_delete_payment_failed_attempts_only(store: Store) -> None:

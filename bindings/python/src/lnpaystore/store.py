@@ -8,11 +8,12 @@ import os
 import time
 from collections.abc import Iterator
 from ctypes import POINTER, c_uint64
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 from . import _convert, _ffi, mc
 from ._convert import Keep, hash_buffer, u32, u64
+from ._dates import DateLike, unix_seconds
 from ._ffi import (
     LpsMissionControl,
     LpsOptions,
@@ -39,19 +40,6 @@ from .model import (
     SettleInfo,
     to_hash,
 )
-
-DateLike = datetime | int | None
-"""A query date: a datetime (naive = UTC), unix seconds, or None for unset."""
-
-
-def _unix_seconds(value: DateLike, what: str) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return int(value.timestamp() // 1)
-    return _convert.i64(value, what)
 
 
 def _seconds(value: float | timedelta) -> float:
@@ -201,7 +189,10 @@ class Store(Managed[Any]):
         it; 0 = from the oldest, or the newest when reversed). ``max_payments`` 0 means
         100. Unlike the C struct's zero value, ``include_incomplete`` defaults to True
         (all payments); False returns SUCCEEDED payments only. Dates are inclusive, with
-        a resolution of one second. ``total_count`` is None unless ``count_total``.
+        a resolution of one second; each is a ``datetime`` (naive = UTC), a ``date``, unix
+        seconds, or a string as the command-line tool takes it (unix seconds,
+        ``YYYY-MM-DD``, ISO 8601). A bare day as ``creation_date_end`` includes that
+        whole day. ``total_count`` is None unless ``count_total``.
         """
         q = LpsQuery(
             index_offset=u64(index_offset, "index_offset"),
@@ -209,8 +200,8 @@ class Store(Managed[Any]):
             reversed=bool(reversed),
             include_incomplete=bool(include_incomplete),
             count_total=bool(count_total),
-            creation_date_start=_unix_seconds(creation_date_start, "creation_date_start"),
-            creation_date_end=_unix_seconds(creation_date_end, "creation_date_end"),
+            creation_date_start=unix_seconds(creation_date_start, "creation_date_start"),
+            creation_date_end=unix_seconds(creation_date_end, "creation_date_end", end=True),
             omit_hops=bool(omit_hops),
         )
         out = POINTER(LpsQueryResponse)()

@@ -1,8 +1,10 @@
 """``lnpaystore``: inspect, export and maintain a payment store from the command line.
 
 Commands are read-only unless they say otherwise (``delete``, ``compact``); ``mc list``
-and ``mc export`` read mission-control namespaces. Output is
-a human-readable table or text by default, JSON with ``--json``. The store must exist:
+and ``mc export`` read mission-control namespaces. Output is a human-readable table or
+text by default, JSON with ``--json``: a payment has one JSON shape in every command,
+with lncli's field names (``lncli listpayments``) where the concept is the same; the
+schema is described in ``_output.py`` and the project's docs. The store must exist:
 inspecting a path never creates a store.
 
 Exit codes (also in ``lnpaystore --help``):
@@ -34,6 +36,7 @@ from . import _mc, _payments
 from ._context import (
     ENV_DB,
     EXIT_CODES_HELP,
+    EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
@@ -55,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--db",
         metavar="PATH",
         default=os.environ.get(ENV_DB),
-        help=f"the store file (default: ${ENV_DB})",
+        help=f"the store file (default: ${ENV_DB}, currently {os.environ.get(ENV_DB) or 'unset'})",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -111,6 +114,11 @@ def main(
         # The reader went away (`lnpaystore list | head`): not an error worth a trace.
         _silence_stdout()
         return EXIT_OK
+    except OSError as e:
+        # A file the user named cannot be read or written: a message, not a traceback.
+        where = f"{e.filename}: " if e.filename else ""
+        err.write(f"lnpaystore: {where}{e.strerror or e}\n")
+        return EXIT_ERROR
     return EXIT_OK
 
 

@@ -17,7 +17,7 @@ from typing import IO, Any
 from ..errors import InvalidArgument
 from ..mc import DEFAULT_NAMESPACE, McResult, namespace_bytes
 from . import _output
-from ._context import Context
+from ._context import EXIT_ERROR, CliError, Context
 
 
 def _namespace(text: str) -> str:
@@ -42,10 +42,7 @@ def cmd_list(ctx: Context) -> None:
     results = fetch(ctx)
     ns: str = ctx.args.namespace
     if ctx.json:
-        ctx.out.write('{"namespace":' + _output.dumps(ns) + ',"results":[')
-        for i, r in enumerate(results):
-            ctx.out.write(("," if i else "") + "\n" + _output.dumps(_output.mc_record(r)))
-        ctx.out.write(f'\n],"count":{len(results)}}}\n')
+        write_json(ctx.out, ns, results)
         return
     table = _output.Table(ctx.out, _output.MC_COLUMNS)
     for r in results:
@@ -57,17 +54,22 @@ def cmd_list(ctx: Context) -> None:
 # -- export -----------------------------------------------------------------------------
 
 
-def export(results: list[McResult], out: IO[str], fmt: str) -> None:
+def write_json(out: IO[str], namespace: str, results: list[McResult]) -> None:
+    """``mc list --json`` and ``mc export --format json`` print this one shape."""
+    out.write('{"namespace":' + _output.dumps(namespace) + ',"results":[')
+    for i, r in enumerate(results):
+        out.write(("," if i else "") + "\n" + _output.dumps(_output.mc_record(r)))
+    out.write(f'\n],"count":{len(results)}}}\n')
+
+
+def export(results: list[McResult], out: IO[str], fmt: str, namespace: str) -> None:
     if fmt == "csv":
         writer = csv.DictWriter(out, fieldnames=_output.MC_CSV_FIELDS, lineterminator="\n")
         writer.writeheader()
         for r in results:
             writer.writerow(_output.mc_summary(r))
     elif fmt == "json":
-        out.write("[")
-        for i, r in enumerate(results):
-            out.write(("," if i else "") + "\n" + _output.dumps(_output.mc_record(r)))
-        out.write("\n]\n")
+        write_json(out, namespace, results)
     else:
         for r in results:
             out.write(_output.dumps(_output.mc_record(r)) + "\n")
@@ -78,13 +80,16 @@ def cmd_export(ctx: Context) -> None:
     target: str | None = ctx.args.out
     results = fetch(ctx)  # fails on the store before any file is created
     if target is None or target == "-":
-        export(results, ctx.out, fmt)
+        export(results, ctx.out, fmt, ctx.args.namespace)
         ctx.out.flush()
         return
     path = Path(target)
-    with _output.atomic_file(path) as f:
-        export(results, f, fmt)
     ns: str = ctx.args.namespace
+    try:
+        with _output.atomic_file(path) as f:
+            export(results, f, fmt, ns)
+    except OSError as e:
+        raise CliError(EXIT_ERROR, f"{path}: cannot write the export: {e.strerror or e}") from None
     if ctx.json:
         summary = {"exported": len(results), "format": fmt, "namespace": ns, "out": str(path)}
         ctx.out.write(_output.dumps(summary) + "\n")
@@ -124,5 +129,15 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
     add("list", "list a namespace's results, oldest reply first (read-only)", cmd_list)
     p = add("export", "export a namespace's results (read-only)", cmd_export)
-    p.add_argument("--format", choices=("csv", "json", "jsonl"), default="jsonl")
-    p.add_argument("--out", metavar="FILE", help="write to FILE (default: standard output)")
+    p.add_argument(
+        "--format",
+        choices=("csv", "json", "jsonl"),
+        default="jsonl",
+        help="jsonl: one result per line; json: the shape of mc list --json; csv: one row "
+        "per result (default: jsonl)",
+    )
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write to FILE, which appears complete or not at all (default: standard output)",
+    )

@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..mc import McResult
-from ..model import HtlcAttempt, Payment, Route, to_json
+from ..model import (
+    FailInfo,
+    Hop,
+    HtlcAttempt,
+    HtlcFailReason,
+    Payment,
+    Route,
+    time_to_ns,
+    to_json,
+)
 
 # -- plain values -----------------------------------------------------------------------
 
@@ -49,60 +58,203 @@ def fmt_bytes(raw: bytes) -> str:
     return raw.hex() if raw else "-"
 
 
-# -- summaries (list, inflight, CSV) -----------------------------------------------------
+# -- the payment's JSON shape ----------------------------------------------------------
+#
+# One shape for a payment in every command (list, show, inflight, export). Field names
+# are lncli's (`lncli listpayments`) where the concept is the same, and so are the
+# types: 64-bit integers are decimal strings (as lnd's JSON writes them, and exact
+# beyond the 2^53 that JSON parsers keep), 32-bit ones numbers, byte strings hex.
+# Fields lncli does not have are lnpaystore's own: creation_time, payment_identifier,
+# payment_request_hex, session_key, attempt_hash, route.source_pub_key,
+# route.first_hop_wire_custom_records, failure.reason and failure.message.
 
-SUMMARY_FIELDS = (
-    "sequence_num",
+# BOLT 4 failure codes, by lnd's names (lnrpc.Failure.FailureCode).
+_BADONION, _PERM, _NODE, _UPDATE = 0x8000, 0x4000, 0x2000, 0x1000
+FAILURE_CODES = {
+    _PERM | 15: "INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS",
+    _PERM | 16: "INCORRECT_PAYMENT_AMOUNT",
+    18: "FINAL_INCORRECT_CLTV_EXPIRY",
+    19: "FINAL_INCORRECT_HTLC_AMOUNT",
+    17: "FINAL_EXPIRY_TOO_SOON",
+    _PERM | 1: "INVALID_REALM",
+    _UPDATE | 14: "EXPIRY_TOO_SOON",
+    _BADONION | _PERM | 4: "INVALID_ONION_VERSION",
+    _BADONION | _PERM | 5: "INVALID_ONION_HMAC",
+    _BADONION | _PERM | 6: "INVALID_ONION_KEY",
+    _UPDATE | 11: "AMOUNT_BELOW_MINIMUM",
+    _UPDATE | 12: "FEE_INSUFFICIENT",
+    _UPDATE | 13: "INCORRECT_CLTV_EXPIRY",
+    _UPDATE | 20: "CHANNEL_DISABLED",
+    _UPDATE | 7: "TEMPORARY_CHANNEL_FAILURE",
+    _PERM | _NODE | 3: "REQUIRED_NODE_FEATURE_MISSING",
+    _PERM | 9: "REQUIRED_CHANNEL_FEATURE_MISSING",
+    _PERM | 10: "UNKNOWN_NEXT_PEER",
+    _NODE | 2: "TEMPORARY_NODE_FAILURE",
+    _PERM | _NODE | 2: "PERMANENT_NODE_FAILURE",
+    _PERM | 8: "PERMANENT_CHANNEL_FAILURE",
+    21: "EXPIRY_TOO_FAR",
+    23: "MPP_TIMEOUT",
+    _PERM | 22: "INVALID_ONION_PAYLOAD",
+    _BADONION | _PERM | 24: "INVALID_ONION_BLINDING",
+}
+
+
+def failure_code(f: FailInfo) -> str:
+    """lnd's name for an attempt's failure: the wire message's code, or what kept the
+    router from reading one."""
+    if f.reason is HtlcFailReason.UNREADABLE:
+        return "UNREADABLE_FAILURE"
+    if f.reason is HtlcFailReason.INTERNAL:
+        return "INTERNAL_FAILURE"
+    if f.reason is HtlcFailReason.MESSAGE and len(f.message) >= 2:
+        return FAILURE_CODES.get(int.from_bytes(f.message[:2], "big"), "UNKNOWN_FAILURE")
+    return "UNKNOWN_FAILURE"
+
+
+def time_ns(t: datetime | None) -> str:
+    """A time as lnd's *_time_ns: unix nanoseconds, "0" when unset. Python's datetime
+    keeps microseconds, so the last three digits are zero."""
+    return "0" if t is None else str(time_to_ns(t))
+
+
+def iso_time(t: datetime | None) -> str | None:
+    return None if t is None else t.isoformat().replace("+00:00", "Z")
+
+
+def records_json(records: dict[int, bytes]) -> dict[str, str]:
+    return {str(t): v.hex() for t, v in sorted(records.items())}
+
+
+def hop_json(hop: Hop, incoming_msat: int) -> dict[str, Any]:
+    return {
+        "chan_id": str(hop.channel_id),
+        "expiry": hop.outgoing_time_lock,
+        "amt_to_forward_msat": str(hop.amt_to_forward_msat),
+        "fee_msat": str(incoming_msat - hop.amt_to_forward_msat),
+        "pub_key": str(hop.pub_key),
+        "tlv_payload": not hop.legacy_payload,
+        "mpp_record": None
+        if hop.mpp is None
+        else {
+            "payment_addr": str(hop.mpp.payment_addr),
+            "total_amt_msat": str(hop.mpp.total_msat),
+        },
+        "amp_record": None
+        if hop.amp is None
+        else {
+            "root_share": str(hop.amp.root_share),
+            "set_id": str(hop.amp.set_id),
+            "child_index": hop.amp.child_index,
+        },
+        "custom_records": records_json(hop.custom_records),
+        "metadata": hop.metadata.hex(),
+        "blinding_point": str(hop.blinding_point) if hop.blinding_point is not None else "",
+        "encrypted_data": hop.encrypted_data.hex(),
+        "total_amt_msat": str(hop.total_amt_msat),
+    }
+
+
+def route_json(route: Route) -> dict[str, Any]:
+    hops = []
+    incoming = route.total_amount_msat
+    for hop in route.hops:
+        hops.append(hop_json(hop, incoming))
+        incoming = hop.amt_to_forward_msat
+    return {
+        "total_time_lock": route.total_time_lock,
+        "total_fees_msat": str(route.fees_msat),
+        "total_amt_msat": str(route.total_amount_msat),
+        "hops": hops,
+        "first_hop_amount_msat": str(route.first_hop_amount_msat),
+        "source_pub_key": str(route.source_pub_key),
+        "first_hop_wire_custom_records": records_json(route.first_hop_wire_custom_records),
+    }
+
+
+_HTLC_STATUS = {"SETTLED": "SUCCEEDED", "FAILED": "FAILED", "IN_FLIGHT": "IN_FLIGHT"}
+
+
+def htlc_json(h: HtlcAttempt) -> dict[str, Any]:
+    resolved = h.settle.settle_time if h.settle else h.failure.fail_time if h.failure else None
+    f = h.failure
+    return {
+        "attempt_id": str(h.info.attempt_id),
+        "status": _HTLC_STATUS[h.outcome],
+        "route": route_json(h.info.route),
+        "attempt_time_ns": time_ns(h.info.attempt_time),
+        "resolve_time_ns": time_ns(resolved),
+        "failure": None
+        if f is None
+        else {
+            "code": failure_code(f),
+            "failure_source_index": f.failure_source_index,
+            "reason": f.reason.name,
+            "message": f.message.hex(),
+        },
+        "preimage": str(h.settle.preimage) if h.settle else None,
+        "session_key": str(h.info.session_key),
+        "attempt_hash": str(h.info.hash) if h.info.hash is not None else None,
+    }
+
+
+def payment_json(p: Payment, *, htlcs: bool = True) -> dict[str, Any]:
+    """The payment as every command prints it in JSON (``htlcs=False``: without the
+    ``htlcs`` list, for CSV rows)."""
+    preimage = p.preimage
+    req = p.info.payment_request
+    return {
+        "payment_hash": str(p.hash),
+        "value_sat": str(p.info.value_msat // 1000),
+        "value_msat": str(p.info.value_msat),
+        "payment_preimage": str(preimage) if preimage is not None else None,
+        "payment_request": request_text(req) or "",
+        "status": p.status.name,
+        "fee_sat": str(p.state.fees_paid_msat // 1000),
+        "fee_msat": str(p.state.fees_paid_msat),
+        "creation_time_ns": time_ns(p.info.creation_time),
+        "htlcs": [htlc_json(h) for h in p.htlcs] if htlcs else None,
+        "payment_index": str(p.sequence_num),
+        "failure_reason": "FAILURE_REASON_"
+        + (p.failure_reason.name if p.failure_reason is not None else "NONE"),
+        "first_hop_custom_records": records_json(p.info.first_hop_custom_records),
+        "creation_time": iso_time(p.info.creation_time),
+        "payment_identifier": str(p.info.payment_identifier),
+        "payment_request_hex": req.hex(),
+    }
+
+
+# -- CSV rows (export --format csv) -----------------------------------------------------
+
+#: The payment's scalar JSON fields, then counts of its attempts.
+CSV_FIELDS = (
+    "payment_index",
     "payment_hash",
     "status",
     "failure_reason",
     "value_msat",
-    "fees_paid_msat",
+    "fee_msat",
+    "creation_time_ns",
     "creation_time",
-    "settle_time",
-    "num_attempts",
-    "num_in_flight",
-    "num_settled",
-    "num_failed",
-    "preimage",
-    "payment_identifier",
+    "payment_preimage",
     "payment_request",
+    "payment_identifier",
+    "num_htlcs",
+    "num_htlcs_in_flight",
+    "num_htlcs_succeeded",
+    "num_htlcs_failed",
 )
 
 
-def summary(p: Payment) -> dict[str, Any]:
-    """One flat record per payment (JSON for list/inflight; CSV rows). Works on payments
-    read with ``omit_hops``."""
-    settled = [h for h in p.htlcs if h.settle is not None]
-    settle_times = [h.settle.settle_time for h in settled if h.settle and h.settle.settle_time]
-    preimage = p.preimage
-    req = p.info.payment_request
-    return {
-        "sequence_num": p.sequence_num,
-        "payment_hash": str(p.hash),
-        "status": p.status.name,
-        "failure_reason": p.failure_reason.name if p.failure_reason is not None else None,
-        "value_msat": p.info.value_msat,
-        "fees_paid_msat": p.state.fees_paid_msat,
-        "creation_time": to_json(p.info.creation_time),
-        "settle_time": to_json(max(settle_times)) if settle_times else None,
-        "num_attempts": len(p.htlcs),
-        "num_in_flight": p.state.num_attempts_in_flight,
-        "num_settled": len(settled),
-        "num_failed": sum(1 for h in p.htlcs if h.failure is not None),
-        "preimage": str(preimage) if preimage is not None else None,
-        "payment_identifier": str(p.info.payment_identifier),
-        "payment_request": request_text(req) if request_text(req) is not None else req.hex(),
-    }
-
-
-def full(p: Payment) -> dict[str, Any]:
-    """Every stored field (byte strings as hex), plus convenience fields."""
-    data: dict[str, Any] = to_json(p)
-    preimage = p.preimage
-    data["preimage"] = str(preimage) if preimage is not None else None
-    data["payment_request_text"] = request_text(p.info.payment_request)
-    return data
+def csv_row(p: Payment) -> dict[str, Any]:
+    """One flat row per payment, named as the JSON fields (works on payments read with
+    ``omit_hops``)."""
+    data = payment_json(p, htlcs=False)
+    row = {name: data[name] for name in CSV_FIELDS[:11]}
+    row["num_htlcs"] = len(p.htlcs)
+    row["num_htlcs_in_flight"] = sum(1 for h in p.htlcs if h.in_flight)
+    row["num_htlcs_succeeded"] = sum(1 for h in p.htlcs if h.settle is not None)
+    row["num_htlcs_failed"] = sum(1 for h in p.htlcs if h.failure is not None)
+    return row
 
 
 def dumps(value: Any) -> str:

@@ -5,15 +5,17 @@ from __future__ import annotations
 import argparse
 import csv
 import itertools
+import shlex
 from collections.abc import Iterator
-from datetime import date, datetime, time, timezone
+from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
+from .._dates import parse_date, unix_seconds
 from ..errors import InvalidArgument
 from ..model import Payment, PaymentStatus, to_hash
 from . import _output
-from ._context import EXIT_USAGE, CliError, Context
+from ._context import EXIT_ERROR, EXIT_USAGE, CliError, Context
 
 # -- argument types ---------------------------------------------------------------------
 
@@ -36,33 +38,26 @@ def _status(text: str) -> PaymentStatus:
         ) from None
 
 
-def parse_date(text: str, *, end_of_day: bool = False) -> datetime:
-    """Unix seconds, ``YYYY-MM-DD`` (the whole day, UTC) or an ISO 8601 date-time
-    (naive = UTC)."""
-    stripped = text.strip()
-    if stripped.lstrip("-").isdigit():
-        return datetime.fromtimestamp(int(stripped), tz=timezone.utc)
+class DateArg(NamedTuple):
+    """A date option: the text the user gave (for the next-page hint) and its moment."""
+
+    text: str
+    moment: datetime
+
+
+def _date(text: str, *, end_of_day: bool = False) -> DateArg:
     try:
-        day = date.fromisoformat(stripped)
-    except ValueError:
-        pass
-    else:
-        return datetime.combine(day, time.max if end_of_day else time.min, timezone.utc)
-    try:
-        moment = datetime.fromisoformat(stripped.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"bad date {text!r}: use YYYY-MM-DD, an ISO 8601 date-time, or unix seconds"
-        ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+        return DateArg(text, parse_date(text, end_of_day=end_of_day))
+    except InvalidArgument as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
-def _since(text: str) -> datetime:
-    return parse_date(text)
+def _since(text: str) -> DateArg:
+    return _date(text)
 
 
-def _until(text: str) -> datetime:
-    return parse_date(text, end_of_day=True)
+def _until(text: str) -> DateArg:
+    return _date(text, end_of_day=True)
 
 
 def _non_negative(text: str) -> int:
@@ -77,51 +72,101 @@ def _non_negative(text: str) -> int:
 
 # -- list -------------------------------------------------------------------------------
 
+_NOT_TERMINAL = {PaymentStatus.INITIATED, PaymentStatus.IN_FLIGHT}
 
-def cmd_list(ctx: Context) -> None:
+
+def _from_inflight_index(ctx: Context, statuses: set[PaymentStatus]) -> Iterator[Payment]:
+    """The payments ``list`` selects when it asks only for non-terminal ones: read from
+    the index of non-terminal payments (its size is theirs, not the store's), then
+    filtered and ordered as ``query_payments`` would."""
+    a = ctx.args
+    start = unix_seconds(a.since.moment if a.since else None, "--since")
+    end = unix_seconds(a.until.moment if a.until else None, "--until")
+    chosen = []
+    for p in ctx.store().fetch_inflight_payments():
+        created = unix_seconds(p.info.creation_time, "creation_time")
+        if p.status not in statuses or (start and created < start) or (end and created > end):
+            continue
+        if a.offset and (
+            p.sequence_num >= a.offset if a.newest_first else p.sequence_num <= a.offset
+        ):
+            continue
+        chosen.append(p)
+    chosen.sort(key=lambda p: p.sequence_num, reverse=a.newest_first)
+    return iter(chosen)
+
+
+def _selected(ctx: Context) -> Iterator[Payment]:
+    """Every payment ``list`` selects, in display order, read lazily page by page."""
     a = ctx.args
     statuses: set[PaymentStatus] = set(a.status or ())
-    limit: int = a.limit
+    if statuses and statuses <= _NOT_TERMINAL:
+        return _from_inflight_index(ctx, statuses)
     # Only SUCCEEDED wanted: let the library skip the others.
     include_incomplete = statuses != {PaymentStatus.SUCCEEDED}
     filtered = bool(statuses) and include_incomplete
-    page_size = 500 if filtered or limit == 0 else min(500, limit + 1)
+    page_size = 500 if filtered or a.limit == 0 else min(500, a.limit + 1)
     found: Iterator[Payment] = ctx.store().iter_payments(
-        reversed=a.reverse,
+        reversed=a.newest_first,
         index_offset=a.offset,
         include_incomplete=include_incomplete,
-        creation_date_start=a.since,
-        creation_date_end=a.until,
-        omit_hops=True,
+        creation_date_start=a.since.moment if a.since else None,
+        creation_date_end=a.until.moment if a.until else None,
+        omit_hops=not ctx.json,
         page_size=page_size,
     )
     if filtered:
         found = (p for p in found if p.status in statuses)
-    shown = found if limit == 0 else itertools.islice(found, limit)
+    return found
 
-    last: Payment | None = None
+
+def _next_page_hint(ctx: Context, next_offset: int) -> str:
+    """The command that shows the next page: every filter of this one, the new offset."""
+    a = ctx.args
+    words = ["lnpaystore", "list"]
+    for status in a.status or ():
+        words += ["--status", status.name.lower()]
+    if a.since:
+        words += ["--since", a.since.text]
+    if a.until:
+        words += ["--until", a.until.text]
+    if a.oldest_first:
+        words.append("--oldest-first")
+    words += ["--limit", str(a.limit), "--index-offset", str(next_offset)]
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def cmd_list(ctx: Context) -> None:
+    a = ctx.args
+    a.newest_first = not a.oldest_first
+    found = _selected(ctx)
+    shown = found if a.limit == 0 else itertools.islice(found, a.limit)
+
+    seqs: list[int] = []
     if ctx.json:
         ctx.out.write('{"payments":[')
-        for i, p in enumerate(shown):
-            ctx.out.write(("," if i else "") + "\n" + _output.dumps(_output.summary(p)))
-            last = p
+        for p in shown:
+            ctx.out.write(("," if seqs else "") + "\n" + _output.dumps(_output.payment_json(p)))
+            seqs.append(p.sequence_num)
     else:
         table = _output.Table(ctx.out, _output.PAYMENT_COLUMNS)
         for p in shown:
             table.row(_output.payment_row(p))
-            last = p
+            seqs.append(p.sequence_num)
         if table.rows == 0:
             ctx.out.write("no payments\n")
     # More to show? Then say where to continue (the offset is exclusive both ways).
-    more = limit != 0 and last is not None and next(found, None) is not None
-    next_offset = last.sequence_num if more and last is not None else None
+    more = a.limit != 0 and bool(seqs) and next(found, None) is not None
+    next_offset = seqs[-1] if more else None
     if ctx.json:
-        ctx.out.write(f'\n],"next_offset":{_output.dumps(next_offset)}}}\n')
+        page = {
+            "first_index_offset": str(min(seqs, default=0)),
+            "last_index_offset": str(max(seqs, default=0)),
+            "next_index_offset": None if next_offset is None else str(next_offset),
+        }
+        ctx.out.write("\n]," + _output.dumps(page)[1:] + "\n")
     elif next_offset is not None:
-        ctx.err.write(
-            f"(first {limit} shown; for more: list --offset {next_offset}"
-            f"{' --reverse' if a.reverse else ''})\n"
-        )
+        ctx.err.write(f"(first {a.limit} shown; for more: {_next_page_hint(ctx, next_offset)})\n")
 
 
 # -- show -------------------------------------------------------------------------------
@@ -136,7 +181,7 @@ def cmd_show(ctx: Context) -> None:
         ) from None
     payment = ctx.store().fetch_payment(hash_)
     if ctx.json:
-        ctx.out.write(_output.dumps(_output.full(payment)) + "\n")
+        ctx.out.write(_output.dumps(_output.payment_json(payment)) + "\n")
     else:
         _output.show(ctx.out, payment)
 
@@ -157,7 +202,8 @@ _INFLIGHT_COLUMNS = (
 def cmd_inflight(ctx: Context) -> None:
     payments = ctx.store().fetch_inflight_payments()
     if ctx.json:
-        ctx.out.write(_output.dumps([_output.summary(p) for p in payments]) + "\n")
+        ctx.out.write(_output.dumps({"payments": [_output.payment_json(p) for p in payments]}))
+        ctx.out.write("\n")
         return
     if not payments:
         ctx.out.write("no payments in flight\n")
@@ -202,26 +248,27 @@ class _Writer:
         self.out = out
         self.fmt = fmt
         self.count = 0
-        self.csv = csv.DictWriter(out, fieldnames=_output.SUMMARY_FIELDS, lineterminator="\n")
+        self.csv = csv.DictWriter(out, fieldnames=_output.CSV_FIELDS, lineterminator="\n")
 
     def begin(self) -> None:
         if self.fmt == "csv":
             self.csv.writeheader()
         elif self.fmt == "json":
-            self.out.write("[")
+            self.out.write('{"payments":[')
 
     def write(self, p: Payment) -> None:
         if self.fmt == "csv":
-            self.csv.writerow(_output.summary(p))
+            self.csv.writerow(_output.csv_row(p))
         elif self.fmt == "json":
-            self.out.write(("," if self.count else "") + "\n" + _output.dumps(_output.full(p)))
+            text = _output.dumps(_output.payment_json(p))
+            self.out.write(("," if self.count else "") + "\n" + text)
         else:
-            self.out.write(_output.dumps(_output.full(p)) + "\n")
+            self.out.write(_output.dumps(_output.payment_json(p)) + "\n")
         self.count += 1
 
     def end(self) -> None:
         if self.fmt == "json":
-            self.out.write("\n]\n")
+            self.out.write("\n]}\n")
 
 
 def export(ctx: Context, out: IO[str], fmt: str) -> int:
@@ -249,8 +296,11 @@ def cmd_export(ctx: Context) -> None:
         return
     path = Path(target)
     ctx.store()  # fail on the store before creating any file
-    with _output.atomic_file(path) as f:
-        n = export(ctx, f, fmt)
+    try:
+        with _output.atomic_file(path) as f:
+            n = export(ctx, f, fmt)
+    except OSError as e:
+        raise CliError(EXIT_ERROR, f"{path}: cannot write the export: {e.strerror or e}") from None
     if ctx.json:
         ctx.out.write(_output.dumps({"exported": n, "format": fmt, "out": str(path)}) + "\n")
     else:
@@ -320,47 +370,78 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         p.set_defaults(run=run)
         return p
 
-    p = add("list", "list payments, oldest first (read-only)", cmd_list)
+    p = add("list", "list payments, newest first (read-only)", cmd_list)
     p.add_argument(
         "--status",
         type=_status,
         action="append",
         metavar="S",
-        help="only this status: initiated, in-flight, succeeded, failed (repeatable)",
+        help="only this status: initiated, in-flight, succeeded, failed (repeatable; "
+        "default: every status). Only initiated and in-flight reads the index of "
+        "payments in flight, not the whole store",
     )
-    p.add_argument("--since", type=_since, metavar="DATE", help="created at or after DATE")
+    p.add_argument(
+        "--since",
+        type=_since,
+        metavar="DATE",
+        help="created at or after DATE: YYYY-MM-DD, an ISO 8601 date-time (naive = UTC) "
+        "or unix seconds (default: no bound)",
+    )
     p.add_argument(
         "--until",
         type=_until,
         metavar="DATE",
-        help="created at or before DATE (a bare YYYY-MM-DD includes that whole day)",
+        help="created at or before DATE (a bare YYYY-MM-DD includes that whole day; "
+        "default: no bound)",
     )
-    p.add_argument("--reverse", action="store_true", help="newest first")
+    order = p.add_mutually_exclusive_group()
+    order.add_argument(
+        "--oldest-first",
+        "--paginate-forwards",
+        action="store_true",
+        help="oldest first (default: newest first, as lncli listpayments)",
+    )
+    # Before newest-first became the default, --reverse asked for it.
+    order.add_argument("--reverse", action="store_true", help=argparse.SUPPRESS)
     p.add_argument(
         "--limit",
+        "--max-payments",
         type=_non_negative,
         default=100,
         metavar="N",
-        help="at most N payments (default 100; 0 = all)",
+        help="at most N payments (default: 100; 0 = all)",
     )
     p.add_argument(
+        "--index-offset",
         "--offset",
+        dest="offset",
         type=_non_negative,
         default=0,
         metavar="SEQ",
-        help="start after sequence number SEQ (before it with --reverse)",
+        help="start after payment index SEQ: older than it (newer with --oldest-first); "
+        "the next-page hint gives it (default: 0, from the newest or the oldest)",
     )
 
     p = add("show", "show one payment with its attempts and routes (read-only)", cmd_show)
     p.add_argument("hash", metavar="HASH", help="payment hash, 64 hex characters")
 
-    add("inflight", "list payments not yet terminal (read-only)", cmd_inflight)
+    add("inflight", "list payments not yet terminal, oldest first (read-only)", cmd_inflight)
     add("counts", "count payments per status (read-only)", cmd_counts)
 
-    p = add("export", "export every payment (read-only)", cmd_export)
-    p.add_argument("--format", choices=("csv", "json", "jsonl"), default="jsonl")
-    p.add_argument("--out", metavar="FILE", help="write to FILE (default: standard output)")
-    p.add_argument("--page-size", type=int, default=500, help=argparse.SUPPRESS)
+    p = add("export", "export every payment, oldest first (read-only)", cmd_export)
+    p.add_argument(
+        "--format",
+        choices=("csv", "json", "jsonl"),
+        default="jsonl",
+        help='jsonl: one payment per line; json: {"payments": [...]}; csv: one row per '
+        "payment, without attempts (default: jsonl)",
+    )
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write to FILE, which appears complete or not at all (default: standard output)",
+    )
+    p.add_argument("--page-size", type=_non_negative, default=500, help=argparse.SUPPRESS)
 
     p = add("delete", "delete failed payments or failed attempts (writes)", cmd_delete)
     which = p.add_mutually_exclusive_group(required=True)
