@@ -3,19 +3,25 @@
 use std::path::Path;
 
 fn main() {
-    for input in ["src/ffi", "src/error.rs", "cbindgen.toml"] {
+    for input in [
+        "src/ffi",
+        "src/error.rs",
+        "src/model/query.rs",
+        "cbindgen.toml",
+    ] {
         println!("cargo:rerun-if-changed={input}");
     }
     let crate_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     let crate_dir = Path::new(&crate_dir);
     let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
         .expect("cbindgen.toml is readable");
-    // Only the C boundary (cbindgen follows its `mod` items) and the status enum:
-    // internal constants stay out of the header.
+    // Only the C boundary (cbindgen follows its `mod` items), the status enum and the
+    // model types C shares as they are: internal constants stay out of the header.
     let bindings = cbindgen::Builder::new()
         .with_config(config)
         .with_src(crate_dir.join("src/ffi/mod.rs"))
         .with_src(crate_dir.join("src/error.rs"))
+        .with_src(crate_dir.join("src/model/query.rs"))
         .generate()
         .expect("cbindgen generates the header");
     let mut header = Vec::new();

@@ -491,7 +491,7 @@ typedef struct LpsPaymentList {
 } LpsPaymentList;
 
 /*
- A page request (SPEC §1.4).
+ A page request over the payments in sequence order (docs/behaviour.md, "Queries").
  */
 typedef struct LpsQuery {
   /*

@@ -8,28 +8,10 @@ use super::handle::{self, Castable, Out};
 use super::payment::{payments_view, LpsPayment};
 use super::store::LpsStore;
 use crate::error::LpsStatus;
-use crate::payments::Query;
+use crate::model::Query;
 
-/// A page request (SPEC §1.4).
-#[repr(C)]
-pub struct LpsQuery {
-    /// Exclusive: forwards, start after it; reversed, end before it; 0 = from the oldest
-    /// (forwards) or the newest (reversed).
-    pub index_offset: u64,
-    /// 0 = 100.
-    pub max_payments: u64,
-    pub reversed: bool,
-    /// false: only SUCCEEDED payments.
-    pub include_incomplete: bool,
-    /// Also return the number of payments in the store (O(1)).
-    pub count_total: bool,
-    /// Unix seconds, inclusive, 0 = unset.
-    pub creation_date_start: i64,
-    /// Unix seconds, inclusive, 0 = unset.
-    pub creation_date_end: i64,
-    /// Leave out route hops.
-    pub omit_hops: bool,
-}
+/// The C name of the one query definition; `Query` appears as `LpsQuery` in the header.
+pub use crate::model::Query as LpsQuery;
 
 /// One page of payments. Lifetime: released with `lps_query_response_free`, which also
 /// releases the payments in it. Thread-safety: immutable.
@@ -70,23 +52,13 @@ pub struct LpsPaymentCounts {
 #[no_mangle]
 pub extern "C" fn lps_query_payments(
     store: *mut LpsStore,
-    query: *const LpsQuery,
+    query: *const Query,
     out: *mut *mut LpsQueryResponse,
 ) -> LpsStatus {
     status("lps_query_payments", || {
         let out = Out::new(out, "out")?;
         let store = handle::borrow(store, "store")?;
-        let q = handle::input(query, "query")?;
-        let response = store.query_payments(&Query {
-            index_offset: q.index_offset,
-            max_payments: q.max_payments,
-            reversed: q.reversed,
-            include_incomplete: q.include_incomplete,
-            count_total: q.count_total,
-            creation_date_start: q.creation_date_start,
-            creation_date_end: q.creation_date_end,
-            omit_hops: q.omit_hops,
-        })?;
+        let response = store.query_payments(handle::input(query, "query")?)?;
         let mut arena = Arena::default();
         let views = payments_view(
             &mut arena,

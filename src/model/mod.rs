@@ -2,11 +2,13 @@
 //! No I/O lives here, so every backend shares these rules.
 
 mod mission_control;
+mod query;
 mod status;
 mod types;
 mod validate;
 
 pub use mission_control::*;
+pub use query::Query;
 pub use status::{derive_state, DerivedState};
 pub use types::*;
 pub use validate::{validate_attempt_shape, validate_creation_info, verify_attempt};

@@ -22,6 +22,9 @@ use crate::model::{Payment, PaymentHash};
 /// Most payments kept; a node has far fewer in flight. Past it, payments are loaded.
 const CAPACITY: usize = 100_000;
 
+/// A batch's changes by hash; `None`: changed in a way only the records tell (load them).
+pub type Staged = HashMap<PaymentHash, Option<Arc<Payment>>>;
+
 #[derive(Default)]
 pub struct PaymentCache {
     payments: HashMap<PaymentHash, Arc<Payment>>,
@@ -47,7 +50,7 @@ impl PaymentCache {
     }
 
     /// Applies a committed batch's changes.
-    pub fn apply(&mut self, staged: HashMap<PaymentHash, Option<Arc<Payment>>>) {
+    pub fn apply(&mut self, staged: Staged) {
         for (hash, state) in staged {
             match state {
                 Some(p) if !p.status.is_terminal() => {
@@ -66,8 +69,7 @@ impl PaymentCache {
 /// The cache as a batch sees it: committed payments overlaid with the batch's changes.
 pub struct BatchView<'a> {
     committed: &'a mut HashMap<PaymentHash, Arc<Payment>>,
-    /// `None`: changed in a way only the records tell (load them).
-    staged: HashMap<PaymentHash, Option<Arc<Payment>>>,
+    staged: Staged,
 }
 
 impl BatchView<'_> {
@@ -101,7 +103,7 @@ impl BatchView<'_> {
         self.staged.insert(*hash, None);
     }
 
-    pub fn into_staged(self) -> HashMap<PaymentHash, Option<Arc<Payment>>> {
+    pub fn into_staged(self) -> Staged {
         self.staged
     }
 }

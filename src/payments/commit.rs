@@ -22,7 +22,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::cache::{BatchView, PaymentCache};
+use super::cache::{BatchView, PaymentCache, Staged};
 use crate::backend::schema::{put_u64, HOT_TABLES, KEY_EPOCH, META};
 use crate::backend::{Backend, Overlay, WriteTx};
 use crate::error::{Error, Result};
@@ -306,11 +306,29 @@ impl Shared {
     /// storage error, retries each job alone.
     fn commit(self: &Arc<Self>, mut batch: Vec<Job>, cache: &mut PaymentCache, grow: bool) {
         // Only this thread commits: the last committed epoch cannot move meanwhile.
-        let next_epoch = self.committed.load(Ordering::Acquire) + 1;
+        let epoch = self.committed.load(Ordering::Acquire) + 1;
+        let written = self.write_batch(&mut batch, cache, grow, epoch);
+        self.max_batch_seen
+            .fetch_max(batch.len() as u64, Ordering::Relaxed);
+        match written {
+            Ok(written) => self.answer_when_durable(epoch, batch, written, cache),
+            Err(e) => self.retry_alone(batch, cache, e),
+        }
+    }
+
+    /// Writes the batch, and the jobs it absorbs while it may stay open, in one
+    /// transaction whose fsync the backend's sync thread does later.
+    fn write_batch(
+        &self,
+        batch: &mut Vec<Job>,
+        cache: &mut PaymentCache,
+        grow: bool,
+        epoch: u64,
+    ) -> Result<Written> {
         let linger_until = Instant::now() + self.max_delay;
         let outcomes: RefCell<Vec<Outcome>> = RefCell::new(Vec::new());
         let staged = RefCell::new(None);
-        let result = self.backend.update_deferred(
+        let ticket = self.backend.update_deferred(
             &mut || {
                 outcomes.borrow_mut().clear();
                 staged.borrow_mut().take();
@@ -321,74 +339,71 @@ impl Shared {
                 let mut view = cache.view();
                 let mut tx = Overlay::new(tx, HOT_TABLES);
                 loop {
-                    while outcomes.borrow().len() < batch.len() {
-                        let job = &mut batch[outcomes.borrow().len()];
-                        // A panicking operation must not take the writer (and every
-                        // waiting caller) down: it becomes an error that aborts and
-                        // splits the batch.
-                        let run = catch_unwind(AssertUnwindSafe(|| (job.op)(&mut tx, &mut view)));
-                        let run = run
-                            .unwrap_or_else(|_| Err(Error::Internal("operation panicked".into())));
-                        match run {
-                            Err(e) if e.is_storage() => return Err(e),
-                            Ok(Some(p)) => {
-                                let p = Arc::new(p);
-                                view.stage(p.clone());
-                                outcomes.borrow_mut().push(Ok(Some(p)));
-                            }
-                            outcome => outcomes.borrow_mut().push(outcome.map(|_| None)),
-                        }
-                    }
-                    if !grow || !self.absorb(&mut batch, linger_until) {
+                    run_jobs(batch, &mut outcomes.borrow_mut(), &mut tx, &mut view)?;
+                    if !grow || !self.absorb(batch, linger_until) {
                         break;
                     }
                 }
-                put_u64(&mut tx, META, KEY_EPOCH, next_epoch)?;
+                put_u64(&mut tx, META, KEY_EPOCH, epoch)?;
                 tx.flush()?;
                 *staged.borrow_mut() = Some(view.into_staged());
                 Ok(())
             },
+        )?;
+        Ok(Written {
+            ticket,
+            outcomes: outcomes.into_inner(),
+            staged: staged.into_inner(),
+        })
+    }
+
+    /// The batch is committed (visible, perhaps not yet durable): the writer's cache
+    /// takes its states, and its callers are answered once the backend reports the
+    /// commit durable.
+    fn answer_when_durable(
+        self: &Arc<Self>,
+        epoch: u64,
+        batch: Vec<Job>,
+        written: Written,
+        cache: &mut PaymentCache,
+    ) {
+        if let Some(staged) = written.staged {
+            cache.apply(staged);
+        }
+        self.committed.store(epoch, Ordering::Release);
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.operations
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        let done = Delivery {
+            epoch,
+            slots: batch.into_iter().map(|job| job.slot).collect(),
+            outcomes: written.outcomes,
+        };
+        // Weak: a callback the sync thread still holds must not keep the writer's state
+        // alive.
+        let shared = Arc::downgrade(self);
+        self.backend.when_durable(
+            written.ticket,
+            Box::new(move |synced| {
+                if let Some(shared) = shared.upgrade() {
+                    shared.deliver(done, synced);
+                }
+            }),
         );
-        self.max_batch_seen
-            .fetch_max(batch.len() as u64, Ordering::Relaxed);
-        match result {
-            Ok(ticket) => {
-                if let Some(staged) = staged.into_inner() {
-                    cache.apply(staged);
-                }
-                self.committed.store(next_epoch, Ordering::Release);
-                self.commits.fetch_add(1, Ordering::Relaxed);
-                self.operations
-                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                let outcomes = outcomes.into_inner();
-                let done = Delivery {
-                    epoch: next_epoch,
-                    slots: batch.into_iter().map(|job| job.slot).collect(),
-                    outcomes,
-                };
-                // Weak: a callback the sync thread still holds must not keep the writer's
-                // state alive.
-                let shared = Arc::downgrade(self);
-                self.backend.when_durable(
-                    ticket,
-                    Box::new(move |synced| {
-                        if let Some(shared) = shared.upgrade() {
-                            shared.deliver(done, synced);
-                        }
-                    }),
-                );
+    }
+
+    /// A storage error aborted the batch's transaction: each job runs again alone, so
+    /// only the culprit fails; a job that was alone gets the error.
+    fn retry_alone(self: &Arc<Self>, mut batch: Vec<Job>, cache: &mut PaymentCache, error: Error) {
+        if batch.len() == 1 {
+            self.operations.fetch_add(1, Ordering::Relaxed);
+            if let Some(job) = batch.pop() {
+                job.slot.complete(Err(error));
             }
-            Err(e) if batch.len() == 1 => {
-                self.operations.fetch_add(1, Ordering::Relaxed);
-                if let Some(job) = batch.pop() {
-                    job.slot.complete(Err(e));
-                }
-            }
-            Err(_) => {
-                for job in batch {
-                    self.commit(vec![job], cache, false);
-                }
-            }
+            return;
+        }
+        for job in batch {
+            self.commit(vec![job], cache, false);
         }
     }
 
@@ -445,4 +460,41 @@ struct Delivery {
     epoch: u64,
     slots: Vec<Arc<Slot>>,
     outcomes: Vec<Outcome>,
+}
+
+/// What a batch's transaction produced.
+struct Written {
+    /// The backend's handle on the commit's fsync (`None`: durable already).
+    ticket: Option<u64>,
+    /// One per job, in queue order.
+    outcomes: Vec<Outcome>,
+    /// The payment states the batch wrote, for the writer's cache.
+    staged: Option<Staged>,
+}
+
+/// Runs the jobs that have no outcome yet, in order. A domain error is that job's
+/// answer; a storage error aborts the transaction.
+fn run_jobs(
+    jobs: &mut [Job],
+    outcomes: &mut Vec<Outcome>,
+    tx: &mut dyn WriteTx,
+    view: &mut BatchView<'_>,
+) -> Result<()> {
+    let done = outcomes.len();
+    for job in &mut jobs[done..] {
+        // A panicking operation must not take the writer (and every waiting caller)
+        // down: it becomes an error that aborts and splits the batch.
+        let run = catch_unwind(AssertUnwindSafe(|| (job.op)(tx, view)))
+            .unwrap_or_else(|_| Err(Error::Internal("operation panicked".into())));
+        match run {
+            Err(e) if e.is_storage() => return Err(e),
+            Ok(Some(p)) => {
+                let p = Arc::new(p);
+                view.stage(p.clone());
+                outcomes.push(Ok(Some(p)));
+            }
+            outcome => outcomes.push(outcome.map(|_| None)),
+        }
+    }
+    Ok(())
 }

@@ -14,5 +14,5 @@ pub use integrity::IntegrityReport;
 pub use query::DEFAULT_MAX_PAYMENTS;
 pub(crate) use store::Change;
 pub use store::{
-    Options, PaymentCounts, Query, QueryResponse, Store, DEFAULT_MAX_BATCH_SIZE, DELETE_CHUNK,
+    Options, PaymentCounts, QueryResponse, Store, DEFAULT_MAX_BATCH_SIZE, DELETE_CHUNK,
 };

@@ -8,23 +8,10 @@ use super::keys;
 use crate::backend::schema::{get_u64, COUNTERS, CREATION_INDEX, INFLIGHT};
 use crate::backend::{Flow, ReadTx};
 use crate::error::{Error, Result};
-use crate::model::{Payment, PaymentStatus};
+use crate::model::{Payment, PaymentStatus, Query};
 
 /// Page size when a query leaves `max_payments` at 0.
 pub const DEFAULT_MAX_PAYMENTS: u64 = 100;
-
-/// A page request (SPEC §1.4). Dates are unix seconds, inclusive, 0 = unset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Query {
-    pub index_offset: u64,
-    pub max_payments: u64,
-    pub reversed: bool,
-    pub include_incomplete: bool,
-    pub count_total: bool,
-    pub creation_date_start: i64,
-    pub creation_date_end: i64,
-    pub omit_hops: bool,
-}
 
 /// A page of payments, always in ascending sequence order.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -100,90 +87,127 @@ fn window_ns(q: &Query) -> (i64, i64) {
     (start, end)
 }
 
+/// Reads one page: through the creation-time index when the query has a date window,
+/// else straight along the payment records in sequence order.
 pub fn query(tx: &dyn ReadTx, q: &Query) -> Result<QueryResponse> {
-    let max = if q.max_payments == 0 {
-        DEFAULT_MAX_PAYMENTS
+    let mut page = Page::new(q);
+    if q.creation_date_start != 0 || q.creation_date_end != 0 {
+        page_in_window(tx, q, &mut page)?;
     } else {
-        q.max_payments
-    } as usize;
-    let mut page = Vec::with_capacity(max.min(1024));
-    let accept = |p: Payment, page: &mut Vec<Payment>| {
-        if q.include_incomplete || p.status == PaymentStatus::Succeeded {
-            page.push(p);
+        page_by_sequence(tx, q, &mut page)?;
+    }
+    let mut payments = page.payments;
+    if q.reversed {
+        payments.reverse();
+    }
+    Ok(QueryResponse {
+        first_index_offset: payments.first().map_or(0, |p| p.sequence_num),
+        last_index_offset: payments.last().map_or(0, |p| p.sequence_num),
+        payments,
+        total_count: if q.count_total { counts(tx)?.total } else { 0 },
+    })
+}
+
+/// A page being filled in scan order: keeps the payments the status filter lets
+/// through, up to the page size.
+struct Page {
+    payments: Vec<Payment>,
+    max: usize,
+    include_incomplete: bool,
+}
+
+impl Page {
+    fn new(q: &Query) -> Page {
+        let max = if q.max_payments == 0 {
+            DEFAULT_MAX_PAYMENTS
+        } else {
+            q.max_payments
+        } as usize;
+        Page {
+            payments: Vec::with_capacity(max.min(1024)),
+            max,
+            include_incomplete: q.include_incomplete,
         }
-        if page.len() >= max {
+    }
+
+    /// Offers the next payment; `Stop` once the page is full.
+    fn offer(&mut self, p: Payment) -> Flow {
+        if self.include_incomplete || p.status == PaymentStatus::Succeeded {
+            self.payments.push(p);
+        }
+        if self.payments.len() >= self.max {
             Flow::Stop
         } else {
             Flow::Continue
         }
-    };
+    }
+}
 
-    if q.creation_date_start != 0 || q.creation_date_end != 0 {
-        // Seek through the creation-time index: the cost follows the window, not the store.
-        let (start, end) = window_ns(q);
-        if start <= end {
-            let mut seqs = Vec::new();
-            let (lo, hi) = (keys::creation(start, 0), keys::creation(end, u64::MAX));
-            tx.scan(
-                CREATION_INDEX,
-                (Bound::Included(&lo[..]), Bound::Included(&hi[..])),
-                false,
-                &mut |k, _| {
-                    let seq = k
-                        .get(8..)
-                        .map(|s| keys::parse_u64(s, "creation index"))
-                        .transpose()?;
-                    let seq = seq.ok_or_else(|| Error::corrupt("short creation index key"))?;
-                    let in_range = match (q.reversed, q.index_offset) {
-                        (_, 0) => true,
-                        (false, off) => seq > off,
-                        (true, off) => seq < off,
-                    };
-                    if in_range {
-                        seqs.push(seq);
-                    }
-                    Ok(Flow::Continue)
-                },
-            )?;
-            seqs.sort_unstable();
-            if q.reversed {
-                seqs.reverse();
-            }
-            // Load a page's worth at a time: the status filter may need more.
-            'chunks: for chunk in seqs.chunks(max) {
-                for p in load_many(tx, chunk, q.omit_hops)? {
-                    if accept(p, &mut page) == Flow::Stop {
-                        break 'chunks;
-                    }
-                }
+/// No date window: one range scan of the records from the offset, in the query's
+/// direction.
+fn page_by_sequence(tx: &dyn ReadTx, q: &Query, page: &mut Page) -> Result<()> {
+    let start = keys::seq(q.index_offset.saturating_add(1));
+    let end = keys::seq(q.index_offset);
+    let range = match (q.reversed, q.index_offset) {
+        (false, _) => (Bound::Included(&start[..]), Bound::Unbounded),
+        (true, 0) => (Bound::Unbounded, Bound::Unbounded),
+        (true, _) => (Bound::Unbounded, Bound::Excluded(&end[..])),
+    };
+    scan_payments(tx, range, q.reversed, q.omit_hops, &mut |p| {
+        Ok(page.offer(p))
+    })
+}
+
+/// A date window: seek through the creation-time index, so the cost follows the window,
+/// not the store.
+fn page_in_window(tx: &dyn ReadTx, q: &Query, page: &mut Page) -> Result<()> {
+    let mut seqs = window_sequences(tx, q)?;
+    seqs.sort_unstable();
+    if q.reversed {
+        seqs.reverse();
+    }
+    // Load a page's worth at a time: the status filter may need more.
+    for chunk in seqs.chunks(page.max) {
+        for p in load_many(tx, chunk, q.omit_hops)? {
+            if page.offer(p) == Flow::Stop {
+                return Ok(());
             }
         }
-    } else {
-        let start = keys::seq(q.index_offset.saturating_add(1));
-        let end = keys::seq(q.index_offset);
-        let range = match (q.reversed, q.index_offset) {
-            (false, _) => (Bound::Included(&start[..]), Bound::Unbounded),
-            (true, 0) => (Bound::Unbounded, Bound::Unbounded),
-            (true, _) => (Bound::Unbounded, Bound::Excluded(&end[..])),
-        };
-        scan_payments(tx, range, q.reversed, q.omit_hops, &mut |p| {
-            Ok(accept(p, &mut page))
-        })?;
     }
+    Ok(())
+}
 
-    if q.reversed {
-        page.reverse();
+/// Sequence numbers of the payments created inside the query's window and on the
+/// query's side of its offset, in creation-time order.
+fn window_sequences(tx: &dyn ReadTx, q: &Query) -> Result<Vec<u64>> {
+    let (start, end) = window_ns(q);
+    let mut seqs = Vec::new();
+    if start > end {
+        return Ok(seqs);
     }
-    let mut resp = QueryResponse {
-        first_index_offset: page.first().map_or(0, |p| p.sequence_num),
-        last_index_offset: page.last().map_or(0, |p| p.sequence_num),
-        payments: page,
-        total_count: 0,
-    };
-    if q.count_total {
-        resp.total_count = counts(tx)?.total;
-    }
-    Ok(resp)
+    let (lo, hi) = (keys::creation(start, 0), keys::creation(end, u64::MAX));
+    tx.scan(
+        CREATION_INDEX,
+        (Bound::Included(&lo[..]), Bound::Included(&hi[..])),
+        false,
+        &mut |k, _| {
+            let seq = k
+                .get(8..)
+                .map(|s| keys::parse_u64(s, "creation index"))
+                .transpose()?;
+            let seq = seq.ok_or_else(|| Error::corrupt("short creation index key"))?;
+            let beyond_offset = match (q.reversed, q.index_offset) {
+                (_, 0) => true,
+                (false, off) => seq > off,
+                (true, off) => seq < off,
+            };
+            if beyond_offset {
+                seqs.push(seq);
+            }
+            Ok(Flow::Continue)
+        },
+    )?;
+    Ok(seqs)
 }
 
 /// Loads the payments `seqs` names, in that order. Payments created close together

@@ -15,11 +15,11 @@ use crate::error::{Error, Result};
 use crate::missioncontrol::{McOptions, MissionControl, Namespaces};
 use crate::model::{
     validate_attempt_shape, validate_creation_info, AttemptInfo, CreationInfo, FailInfo,
-    FailureReason, Payment, PaymentHash, SettleInfo,
+    FailureReason, Payment, PaymentHash, Query, SettleInfo,
 };
 use crate::tower::{Registry, Subscription};
 
-pub use query::{PaymentCounts, Query, QueryResponse};
+pub use query::{PaymentCounts, QueryResponse};
 
 /// Default most operations coalesced into one commit.
 pub const DEFAULT_MAX_BATCH_SIZE: u32 = 1000;
