@@ -7,7 +7,7 @@
 
 mod log_record;
 mod overlay;
-mod redb_backend;
+mod redb;
 pub mod schema;
 mod wal;
 
@@ -16,8 +16,8 @@ use std::ops::Bound;
 
 use crate::error::Result;
 
+pub use self::redb::{RedbBackend, RedbConfig, DEFAULT_CACHE_BYTES, DEFAULT_CHECKPOINT_BYTES};
 pub use overlay::Overlay;
-pub use redb_backend::{RedbBackend, RedbConfig, DEFAULT_CACHE_BYTES, DEFAULT_CHECKPOINT_BYTES};
 pub use wal::{DurableCallback, FileLog, LogFile};
 
 /// What a scan visitor wants next.
