@@ -2,7 +2,7 @@
 CARGO ?= cargo
 CC ?= cc
 
-.PHONY: demo test lint unit ctest ctest-asan ctest-valgrind header-check gotest gobench pytest fuzz reliability-long bench clean FORCE
+.PHONY: demo test lint unit ctest ctest-asan ctest-valgrind header-check status-tables status-check gotest gobench pytest fuzz reliability-long bench clean FORCE
 
 BUILD := build
 LIBDIR := target/release
@@ -25,7 +25,7 @@ $(BUILD)/demo: examples/demo.c $(HEADER) $(LIB)
 	$(CC) $(C_WARN) $(PLAIN_FLAGS) -Iinclude -o $@ examples/demo.c $(C_LINK)
 
 ## Every test, as CI runs it.
-test: lint unit ctest gotest pytest fuzz
+test: lint unit status-check ctest gotest pytest fuzz
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -43,6 +43,16 @@ $(LIB): FORCE
 ## The committed header must be what the build generates (CI fails on drift).
 header-check: $(LIB)
 	git diff --exit-code -- include/
+
+## The status codes are defined once (LpsStatus in src/error.rs); the header gets them
+## from the build, and tools/status_tables.py copies them from the header into the Go
+## constants (bindings/go/status.go), the Python exceptions (errors.py) and
+## docs/c-api.md. status-tables rewrites those; status-check fails on drift.
+status-tables: $(LIB)
+	python3 tools/status_tables.py
+
+status-check: $(LIB)
+	python3 tools/status_tables.py --check
 
 ## C tests (tests/c): built with AddressSanitizer + UBSan and run; built without and run
 ## under valgrind. Each run ends with a line "c-tests: N cases, M abuse cases, ...".

@@ -1,18 +1,29 @@
-//! Generates include/lnpaystore.h from the exports in src/ffi (pinned cbindgen).
+//! Generates include/lnpaystore.h from the exports in src/ffi (pinned cbindgen), and the
+//! status table src/error.rs includes (tools/status_table.rs).
 
 use std::path::Path;
+
+#[path = "tools/status_table.rs"]
+mod status_table;
 
 fn main() {
     for input in [
         "src/ffi",
         "src/error.rs",
         "src/model/query.rs",
+        "src/model/enums.rs",
+        "tools/status_table.rs",
         "cbindgen.toml",
     ] {
         println!("cargo:rerun-if-changed={input}");
     }
     let crate_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     let crate_dir = Path::new(&crate_dir);
+    let out_dir = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
+    status_table::generate(
+        &crate_dir.join("src/error.rs"),
+        &Path::new(&out_dir).join("status_table.rs"),
+    );
     let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
         .expect("cbindgen.toml is readable");
     // Only the C boundary (cbindgen follows its `mod` items), the status enum and the
@@ -22,6 +33,7 @@ fn main() {
         .with_src(crate_dir.join("src/ffi/mod.rs"))
         .with_src(crate_dir.join("src/error.rs"))
         .with_src(crate_dir.join("src/model/query.rs"))
+        .with_src(crate_dir.join("src/model/enums.rs"))
         .generate()
         .expect("cbindgen generates the header");
     let mut header = Vec::new();

@@ -38,48 +38,156 @@
 /*
  Stable status numbers shared by the Rust API, the C ABI and the bindings.
 
- Values never change once published; new codes get new numbers.
+ Values never change once published; new codes get new numbers. This enum is the one
+ list of codes: the header, `lps_status_name`, the `Error` mapping and the Go and Python
+ tables are all generated from it (docs/c-api.md, "Adding a status code").
  */
 typedef enum LpsStatus {
+  /*
+   Success.
+   */
   LPS_STATUS_OK = 0,
+  /*
+   A required pointer was NULL.
+   */
   LPS_STATUS_NULL_ARGUMENT = 1,
+  /*
+   Malformed input (bad length, enum value, UTF-8, empty route, ...).
+   */
   LPS_STATUS_INVALID_ARGUMENT = 2,
+  /*
+   Operating-system I/O failure.
+   */
   LPS_STATUS_IO = 3,
+  /*
+   The file or a record is corrupt.
+   */
   LPS_STATUS_CORRUPT = 4,
+  /*
+   The file is open in another process or handle.
+   */
   LPS_STATUS_LOCKED = 5,
+  /*
+   The file has a newer schema version.
+   */
   LPS_STATUS_VERSION = 6,
+  /*
+   The handle was closed.
+   */
   LPS_STATUS_CLOSED = 7,
+  /*
+   `lps_subscription_next` timed out.
+   */
   LPS_STATUS_TIMEOUT = 8,
+  /*
+   The subscription has ended or was closed.
+   */
   LPS_STATUS_END_OF_STREAM = 9,
+  /*
+   A bug or a caught panic.
+   */
   LPS_STATUS_INTERNAL = 10,
+  /*
+   Init: the payment is already initiated.
+   */
   LPS_STATUS_PAYMENT_EXISTS = 100,
+  /*
+   Init or delete: the payment is in flight.
+   */
   LPS_STATUS_PAYMENT_IN_FLIGHT = 101,
+  /*
+   Init: the payment already succeeded (paying its hash again would lose money).
+   */
   LPS_STATUS_ALREADY_PAID = 102,
+  /*
+   No such payment.
+   */
   LPS_STATUS_PAYMENT_NOT_INITIATED = 103,
+  /*
+   An update of a succeeded payment.
+   */
   LPS_STATUS_PAYMENT_ALREADY_SUCCEEDED = 104,
+  /*
+   An update of a failed payment.
+   */
   LPS_STATUS_PAYMENT_ALREADY_FAILED = 105,
+  /*
+   Register: an attempt already settled.
+   */
   LPS_STATUS_PAYMENT_PENDING_SETTLED = 106,
+  /*
+   Register: the payment has a failure reason.
+   */
   LPS_STATUS_PAYMENT_PENDING_FAILED = 107,
+  /*
+   No such attempt id.
+   */
   LPS_STATUS_ATTEMPT_NOT_FOUND = 108,
+  /*
+   Register: the attempt id is already used.
+   */
   LPS_STATUS_ATTEMPT_EXISTS = 109,
+  /*
+   Settle or fail: the attempt already settled.
+   */
   LPS_STATUS_ATTEMPT_ALREADY_SETTLED = 110,
+  /*
+   Settle or fail: the attempt already failed.
+   */
   LPS_STATUS_ATTEMPT_ALREADY_FAILED = 111,
+  /*
+   A non-MPP attempt's amount differs from the payment value.
+   */
   LPS_STATUS_VALUE_MISMATCH = 112,
+  /*
+   The attempt would overpay.
+   */
   LPS_STATUS_VALUE_EXCEEDS_AMT = 113,
+  /*
+   An MPP attempt on a non-MPP payment.
+   */
   LPS_STATUS_NON_MP_PAYMENT = 114,
+  /*
+   A non-MPP attempt on an MPP payment.
+   */
   LPS_STATUS_MP_PAYMENT = 115,
+  /*
+   An MPP attempt's payment address differs from the in-flight attempts'.
+   */
   LPS_STATUS_MPP_PAYMENT_ADDR_MISMATCH = 116,
+  /*
+   An MPP attempt's total differs from the in-flight attempts'.
+   */
   LPS_STATUS_MPP_TOTAL_AMOUNT_MISMATCH = 117,
+  /*
+   An MPP record in a blinded payment.
+   */
   LPS_STATUS_MPP_RECORD_IN_BLINDED_PAYMENT = 118,
+  /*
+   A blinded attempt's total differs from the in-flight attempts'.
+   */
   LPS_STATUS_BLINDED_TOTAL_AMOUNT_MISMATCH = 119,
+  /*
+   Blinded and non-blinded attempts cannot mix.
+   */
   LPS_STATUS_MIXED_BLINDED_AND_NON_BLINDED = 120,
+  /*
+   A blinded final hop without a total amount.
+   */
   LPS_STATUS_BLINDED_MISSING_TOTAL_AMOUNT = 121,
+  /*
+   The stored attempts exceed the payment value (corruption guard).
+   */
   LPS_STATUS_SENT_EXCEEDS_TOTAL = 122,
+  /*
+   SHA-256 of the preimage differs from the attempt's hash.
+   */
   LPS_STATUS_PREIMAGE_MISMATCH = 123,
 } LpsStatus;
 
 /*
- Payment status (carried as `uint8_t` in structs).
+ Payment status, derived from the attempts and the failure reason
+ (docs/behaviour.md, "Status").
  */
 enum LpsPaymentStatus
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -100,7 +208,7 @@ typedef uint8_t LpsPaymentStatus;
 #endif // __cplusplus
 
 /*
- Why the router gave up on a payment (carried as `uint8_t` in structs).
+ Why the router gave up on a payment.
  */
 enum LpsFailureReason
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -123,7 +231,7 @@ typedef uint8_t LpsFailureReason;
 #endif // __cplusplus
 
 /*
- Why one HTLC attempt failed (carried as `uint8_t` in structs).
+ Why one HTLC attempt failed.
  */
 enum LpsHtlcFailReason
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L

@@ -1,138 +1,93 @@
-//! The crate's single error type and its mapping to the stable status numbers of API.md.
+//! The crate's single error type and the stable status numbers it maps to.
 
 /// Stable status numbers shared by the Rust API, the C ABI and the bindings.
 ///
-/// Values never change once published; new codes get new numbers.
+/// Values never change once published; new codes get new numbers. This enum is the one
+/// list of codes: the header, `lps_status_name`, the `Error` mapping and the Go and Python
+/// tables are all generated from it (docs/c-api.md, "Adding a status code").
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LpsStatus {
+    /// Success.
     Ok = 0,
+    /// A required pointer was NULL.
     NullArgument = 1,
+    /// Malformed input (bad length, enum value, UTF-8, empty route, ...).
     InvalidArgument = 2,
+    /// Operating-system I/O failure.
     Io = 3,
+    /// The file or a record is corrupt.
     Corrupt = 4,
+    /// The file is open in another process or handle.
     Locked = 5,
+    /// The file has a newer schema version.
     Version = 6,
+    /// The handle was closed.
     Closed = 7,
+    /// `lps_subscription_next` timed out.
     Timeout = 8,
+    /// The subscription has ended or was closed.
     EndOfStream = 9,
+    /// A bug or a caught panic.
     Internal = 10,
+    /// Init: the payment is already initiated.
     PaymentExists = 100,
+    /// Init or delete: the payment is in flight.
     PaymentInFlight = 101,
+    /// Init: the payment already succeeded (paying its hash again would lose money).
     AlreadyPaid = 102,
+    /// No such payment.
     PaymentNotInitiated = 103,
+    /// An update of a succeeded payment.
     PaymentAlreadySucceeded = 104,
+    /// An update of a failed payment.
     PaymentAlreadyFailed = 105,
+    /// Register: an attempt already settled.
     PaymentPendingSettled = 106,
+    /// Register: the payment has a failure reason.
     PaymentPendingFailed = 107,
+    /// No such attempt id.
     AttemptNotFound = 108,
+    /// Register: the attempt id is already used.
     AttemptExists = 109,
+    /// Settle or fail: the attempt already settled.
     AttemptAlreadySettled = 110,
+    /// Settle or fail: the attempt already failed.
     AttemptAlreadyFailed = 111,
+    /// A non-MPP attempt's amount differs from the payment value.
     ValueMismatch = 112,
+    /// The attempt would overpay.
     ValueExceedsAmt = 113,
+    /// An MPP attempt on a non-MPP payment.
     NonMpPayment = 114,
+    /// A non-MPP attempt on an MPP payment.
     MpPayment = 115,
+    /// An MPP attempt's payment address differs from the in-flight attempts'.
     MppPaymentAddrMismatch = 116,
+    /// An MPP attempt's total differs from the in-flight attempts'.
     MppTotalAmountMismatch = 117,
+    /// An MPP record in a blinded payment.
     MppRecordInBlindedPayment = 118,
+    /// A blinded attempt's total differs from the in-flight attempts'.
     BlindedTotalAmountMismatch = 119,
+    /// Blinded and non-blinded attempts cannot mix.
     MixedBlindedAndNonBlinded = 120,
+    /// A blinded final hop without a total amount.
     BlindedMissingTotalAmount = 121,
+    /// The stored attempts exceed the payment value (corruption guard).
     SentExceedsTotal = 122,
+    /// SHA-256 of the preimage differs from the attempt's hash.
     PreimageMismatch = 123,
 }
 
+// `ALL`, `from_code`, `c_name` and `Error::status`, derived from the enum above by
+// tools/status_table.rs: a new status is one variant there (and its `Error` variant).
+include!(concat!(env!("OUT_DIR"), "/status_table.rs"));
+
 impl LpsStatus {
-    /// Every status, in number order.
-    pub(crate) const ALL: [LpsStatus; 35] = [
-        LpsStatus::Ok,
-        LpsStatus::NullArgument,
-        LpsStatus::InvalidArgument,
-        LpsStatus::Io,
-        LpsStatus::Corrupt,
-        LpsStatus::Locked,
-        LpsStatus::Version,
-        LpsStatus::Closed,
-        LpsStatus::Timeout,
-        LpsStatus::EndOfStream,
-        LpsStatus::Internal,
-        LpsStatus::PaymentExists,
-        LpsStatus::PaymentInFlight,
-        LpsStatus::AlreadyPaid,
-        LpsStatus::PaymentNotInitiated,
-        LpsStatus::PaymentAlreadySucceeded,
-        LpsStatus::PaymentAlreadyFailed,
-        LpsStatus::PaymentPendingSettled,
-        LpsStatus::PaymentPendingFailed,
-        LpsStatus::AttemptNotFound,
-        LpsStatus::AttemptExists,
-        LpsStatus::AttemptAlreadySettled,
-        LpsStatus::AttemptAlreadyFailed,
-        LpsStatus::ValueMismatch,
-        LpsStatus::ValueExceedsAmt,
-        LpsStatus::NonMpPayment,
-        LpsStatus::MpPayment,
-        LpsStatus::MppPaymentAddrMismatch,
-        LpsStatus::MppTotalAmountMismatch,
-        LpsStatus::MppRecordInBlindedPayment,
-        LpsStatus::BlindedTotalAmountMismatch,
-        LpsStatus::MixedBlindedAndNonBlinded,
-        LpsStatus::BlindedMissingTotalAmount,
-        LpsStatus::SentExceedsTotal,
-        LpsStatus::PreimageMismatch,
-    ];
-
-    /// The status with this number, if there is one.
-    pub fn from_code(code: i64) -> Option<LpsStatus> {
-        LpsStatus::ALL.into_iter().find(|s| *s as i64 == code)
-    }
-
-    /// The constant's name as written in API.md.
+    /// The constant's name in the header (`"LPS_STATUS_ALREADY_PAID"`).
     pub fn name(self) -> &'static str {
         self.c_name().to_str().unwrap_or("LPS_STATUS_UNKNOWN")
-    }
-
-    /// The constant's name as a static C string.
-    pub fn c_name(self) -> &'static std::ffi::CStr {
-        use LpsStatus::*;
-        match self {
-            Ok => c"LPS_STATUS_OK",
-            NullArgument => c"LPS_STATUS_NULL_ARGUMENT",
-            InvalidArgument => c"LPS_STATUS_INVALID_ARGUMENT",
-            Io => c"LPS_STATUS_IO",
-            Corrupt => c"LPS_STATUS_CORRUPT",
-            Locked => c"LPS_STATUS_LOCKED",
-            Version => c"LPS_STATUS_VERSION",
-            Closed => c"LPS_STATUS_CLOSED",
-            Timeout => c"LPS_STATUS_TIMEOUT",
-            EndOfStream => c"LPS_STATUS_END_OF_STREAM",
-            Internal => c"LPS_STATUS_INTERNAL",
-            PaymentExists => c"LPS_STATUS_PAYMENT_EXISTS",
-            PaymentInFlight => c"LPS_STATUS_PAYMENT_IN_FLIGHT",
-            AlreadyPaid => c"LPS_STATUS_ALREADY_PAID",
-            PaymentNotInitiated => c"LPS_STATUS_PAYMENT_NOT_INITIATED",
-            PaymentAlreadySucceeded => c"LPS_STATUS_PAYMENT_ALREADY_SUCCEEDED",
-            PaymentAlreadyFailed => c"LPS_STATUS_PAYMENT_ALREADY_FAILED",
-            PaymentPendingSettled => c"LPS_STATUS_PAYMENT_PENDING_SETTLED",
-            PaymentPendingFailed => c"LPS_STATUS_PAYMENT_PENDING_FAILED",
-            AttemptNotFound => c"LPS_STATUS_ATTEMPT_NOT_FOUND",
-            AttemptExists => c"LPS_STATUS_ATTEMPT_EXISTS",
-            AttemptAlreadySettled => c"LPS_STATUS_ATTEMPT_ALREADY_SETTLED",
-            AttemptAlreadyFailed => c"LPS_STATUS_ATTEMPT_ALREADY_FAILED",
-            ValueMismatch => c"LPS_STATUS_VALUE_MISMATCH",
-            ValueExceedsAmt => c"LPS_STATUS_VALUE_EXCEEDS_AMT",
-            NonMpPayment => c"LPS_STATUS_NON_MP_PAYMENT",
-            MpPayment => c"LPS_STATUS_MP_PAYMENT",
-            MppPaymentAddrMismatch => c"LPS_STATUS_MPP_PAYMENT_ADDR_MISMATCH",
-            MppTotalAmountMismatch => c"LPS_STATUS_MPP_TOTAL_AMOUNT_MISMATCH",
-            MppRecordInBlindedPayment => c"LPS_STATUS_MPP_RECORD_IN_BLINDED_PAYMENT",
-            BlindedTotalAmountMismatch => c"LPS_STATUS_BLINDED_TOTAL_AMOUNT_MISMATCH",
-            MixedBlindedAndNonBlinded => c"LPS_STATUS_MIXED_BLINDED_AND_NON_BLINDED",
-            BlindedMissingTotalAmount => c"LPS_STATUS_BLINDED_MISSING_TOTAL_AMOUNT",
-            SentExceedsTotal => c"LPS_STATUS_SENT_EXCEEDS_TOTAL",
-            PreimageMismatch => c"LPS_STATUS_PREIMAGE_MISMATCH",
-        }
     }
 }
 
@@ -213,47 +168,6 @@ pub enum Error {
 }
 
 impl Error {
-    /// The stable status number of this error (the one place this mapping lives).
-    pub fn status(&self) -> LpsStatus {
-        use LpsStatus as S;
-        match self {
-            Error::NullArgument(_) => S::NullArgument,
-            Error::InvalidArgument(_) => S::InvalidArgument,
-            Error::Io(_) => S::Io,
-            Error::Corrupt(_) => S::Corrupt,
-            Error::Locked => S::Locked,
-            Error::Version { .. } => S::Version,
-            Error::Closed => S::Closed,
-            Error::Timeout => S::Timeout,
-            Error::EndOfStream => S::EndOfStream,
-            Error::Internal(_) => S::Internal,
-            Error::PaymentExists => S::PaymentExists,
-            Error::PaymentInFlight => S::PaymentInFlight,
-            Error::AlreadyPaid => S::AlreadyPaid,
-            Error::PaymentNotInitiated => S::PaymentNotInitiated,
-            Error::PaymentAlreadySucceeded => S::PaymentAlreadySucceeded,
-            Error::PaymentAlreadyFailed => S::PaymentAlreadyFailed,
-            Error::PaymentPendingSettled => S::PaymentPendingSettled,
-            Error::PaymentPendingFailed => S::PaymentPendingFailed,
-            Error::AttemptNotFound(_) => S::AttemptNotFound,
-            Error::AttemptExists(_) => S::AttemptExists,
-            Error::AttemptAlreadySettled(_) => S::AttemptAlreadySettled,
-            Error::AttemptAlreadyFailed(_) => S::AttemptAlreadyFailed,
-            Error::ValueMismatch { .. } => S::ValueMismatch,
-            Error::ValueExceedsAmt { .. } => S::ValueExceedsAmt,
-            Error::NonMpPayment => S::NonMpPayment,
-            Error::MpPayment => S::MpPayment,
-            Error::MppPaymentAddrMismatch => S::MppPaymentAddrMismatch,
-            Error::MppTotalAmountMismatch => S::MppTotalAmountMismatch,
-            Error::MppRecordInBlindedPayment => S::MppRecordInBlindedPayment,
-            Error::BlindedTotalAmountMismatch => S::BlindedTotalAmountMismatch,
-            Error::MixedBlindedAndNonBlinded => S::MixedBlindedAndNonBlinded,
-            Error::BlindedMissingTotalAmount => S::BlindedMissingTotalAmount,
-            Error::SentExceedsTotal { .. } => S::SentExceedsTotal,
-            Error::PreimageMismatch => S::PreimageMismatch,
-        }
-    }
-
     /// Storage errors abort the whole transaction; every other error is a domain answer
     /// given before the operation wrote anything.
     pub fn is_storage(&self) -> bool {

@@ -30,37 +30,12 @@ pub struct LpsRecord {
     pub value: LpsBytes,
 }
 
-/// Payment status (carried as `uint8_t` in structs).
-#[repr(u8)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LpsPaymentStatus {
-    Initiated = 1,
-    InFlight = 2,
-    Succeeded = 3,
-    Failed = 4,
-}
-
-/// Why the router gave up on a payment (carried as `uint8_t` in structs).
-#[repr(u8)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LpsFailureReason {
-    Timeout = 0,
-    NoRoute = 1,
-    Error = 2,
-    IncorrectPaymentDetails = 3,
-    InsufficientBalance = 4,
-    Canceled = 5,
-}
-
-/// Why one HTLC attempt failed (carried as `uint8_t` in structs).
-#[repr(u8)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LpsHtlcFailReason {
-    Unknown = 0,
-    Unreadable = 1,
-    Internal = 2,
-    Message = 3,
-}
+// The model's enums are shared with C as they are (carried as `uint8_t` in structs);
+// the header names them as below.
+pub use crate::model::{
+    FailureReason as LpsFailureReason, HtlcFailReason as LpsHtlcFailReason,
+    PaymentStatus as LpsPaymentStatus,
+};
 
 /// Static information recorded once, by `lps_init_payment`.
 #[repr(C)]

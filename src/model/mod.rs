@@ -1,12 +1,14 @@
 //! Pure domain rules: the payment's types, status derivation, attempt validation.
 //! No I/O lives here, so every backend shares these rules.
 
+mod enums;
 mod mission_control;
 mod query;
 mod status;
 mod types;
 mod validate;
 
+pub use enums::{FailureReason, HtlcFailReason, PaymentStatus};
 pub use mission_control::*;
 pub use query::Query;
 pub use status::{derive_state, DerivedState};

@@ -1,6 +1,7 @@
 //! Status and state derivation: the table of SPEC §1.2, never stored as truth.
 
-use super::types::{CreationInfo, HtlcAttempt, PaymentState, PaymentStatus};
+use super::enums::PaymentStatus;
+use super::types::{CreationInfo, HtlcAttempt, PaymentState};
 use crate::error::{Error, Result};
 
 /// Status plus the derived figures returned with every payment.

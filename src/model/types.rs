@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use super::enums::{FailureReason, HtlcFailReason, PaymentStatus};
 use crate::error::{Error, Result};
 
 /// 32-byte payment hash (for AMP payments: the set id).
@@ -15,98 +16,6 @@ pub type CustomRecords = BTreeMap<u64, Vec<u8>>;
 
 /// Smallest type allowed for custom records (BOLT #4 reserves the lower range).
 pub const MIN_CUSTOM_RECORD_TYPE: u64 = 65536;
-
-/// Payment status, derived from the attempts and the failure reason (SPEC §1.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(u8)]
-pub enum PaymentStatus {
-    Initiated = 1,
-    InFlight = 2,
-    Succeeded = 3,
-    Failed = 4,
-}
-
-impl PaymentStatus {
-    pub const ALL: [PaymentStatus; 4] = [
-        PaymentStatus::Initiated,
-        PaymentStatus::InFlight,
-        PaymentStatus::Succeeded,
-        PaymentStatus::Failed,
-    ];
-
-    /// SUCCEEDED and FAILED payments accept no further attempt updates.
-    pub fn is_terminal(self) -> bool {
-        matches!(self, PaymentStatus::Succeeded | PaymentStatus::Failed)
-    }
-}
-
-impl TryFrom<u8> for PaymentStatus {
-    type Error = Error;
-    fn try_from(v: u8) -> Result<Self> {
-        PaymentStatus::ALL
-            .into_iter()
-            .find(|s| *s as u8 == v)
-            .ok_or_else(|| Error::invalid(format!("payment status {v} out of range 1..=4")))
-    }
-}
-
-/// Why the router gave up on a payment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum FailureReason {
-    Timeout = 0,
-    NoRoute = 1,
-    Error = 2,
-    IncorrectPaymentDetails = 3,
-    InsufficientBalance = 4,
-    Canceled = 5,
-}
-
-impl TryFrom<u8> for FailureReason {
-    type Error = Error;
-    fn try_from(v: u8) -> Result<Self> {
-        Ok(match v {
-            0 => FailureReason::Timeout,
-            1 => FailureReason::NoRoute,
-            2 => FailureReason::Error,
-            3 => FailureReason::IncorrectPaymentDetails,
-            4 => FailureReason::InsufficientBalance,
-            5 => FailureReason::Canceled,
-            _ => {
-                return Err(Error::invalid(format!(
-                    "payment failure reason {v} out of range 0..=5"
-                )))
-            }
-        })
-    }
-}
-
-/// Why one HTLC attempt failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum HtlcFailReason {
-    Unknown = 0,
-    Unreadable = 1,
-    Internal = 2,
-    Message = 3,
-}
-
-impl TryFrom<u8> for HtlcFailReason {
-    type Error = Error;
-    fn try_from(v: u8) -> Result<Self> {
-        Ok(match v {
-            0 => HtlcFailReason::Unknown,
-            1 => HtlcFailReason::Unreadable,
-            2 => HtlcFailReason::Internal,
-            3 => HtlcFailReason::Message,
-            _ => {
-                return Err(Error::invalid(format!(
-                    "HTLC fail reason {v} out of range 0..=3"
-                )))
-            }
-        })
-    }
-}
 
 /// Static information recorded once, at `init_payment`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

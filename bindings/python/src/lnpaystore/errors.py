@@ -20,7 +20,7 @@ from __future__ import annotations
 
 
 class LnpaystoreError(Exception):
-    """Base class. ``code`` is the stable status number (API.md), ``message`` the
+    """Base class. ``code`` is the stable status number (docs/c-api.md), ``message`` the
     library's message from ``lps_last_error()`` (or the binding's own, for failures it
     detects before calling the library)."""
 
@@ -60,224 +60,6 @@ class PaymentError(LnpaystoreError):
     """A payment life-cycle rule refused the operation (status 100 and up)."""
 
 
-# -- one class per status ---------------------------------------------------------------
-
-
-class NullArgument(ArgumentError):
-    code = 1
-    status_name = "LPS_STATUS_NULL_ARGUMENT"
-
-
-class InvalidArgument(ArgumentError):
-    code = 2
-    status_name = "LPS_STATUS_INVALID_ARGUMENT"
-
-
-class Io(StorageError):
-    code = 3
-    status_name = "LPS_STATUS_IO"
-
-
-class Corrupt(StorageError):
-    code = 4
-    status_name = "LPS_STATUS_CORRUPT"
-
-
-class Locked(StorageError):
-    code = 5
-    status_name = "LPS_STATUS_LOCKED"
-
-
-class Version(StorageError):
-    code = 6
-    status_name = "LPS_STATUS_VERSION"
-
-
-VersionMismatch = Version
-
-
-class Closed(StorageError):
-    code = 7
-    status_name = "LPS_STATUS_CLOSED"
-
-
-class Timeout(LnpaystoreError):
-    code = 8
-    status_name = "LPS_STATUS_TIMEOUT"
-
-
-class EndOfStream(LnpaystoreError):
-    code = 9
-    status_name = "LPS_STATUS_END_OF_STREAM"
-
-
-class Internal(StorageError):
-    code = 10
-    status_name = "LPS_STATUS_INTERNAL"
-
-
-class PaymentExists(PaymentError):
-    code = 100
-    status_name = "LPS_STATUS_PAYMENT_EXISTS"
-
-
-class PaymentInFlight(PaymentError):
-    code = 101
-    status_name = "LPS_STATUS_PAYMENT_IN_FLIGHT"
-
-
-class AlreadyPaid(PaymentError):
-    code = 102
-    status_name = "LPS_STATUS_ALREADY_PAID"
-
-
-class PaymentNotInitiated(PaymentError):
-    code = 103
-    status_name = "LPS_STATUS_PAYMENT_NOT_INITIATED"
-
-
-class PaymentAlreadySucceeded(PaymentError):
-    code = 104
-    status_name = "LPS_STATUS_PAYMENT_ALREADY_SUCCEEDED"
-
-
-class PaymentAlreadyFailed(PaymentError):
-    code = 105
-    status_name = "LPS_STATUS_PAYMENT_ALREADY_FAILED"
-
-
-class PaymentPendingSettled(PaymentError):
-    code = 106
-    status_name = "LPS_STATUS_PAYMENT_PENDING_SETTLED"
-
-
-class PaymentPendingFailed(PaymentError):
-    code = 107
-    status_name = "LPS_STATUS_PAYMENT_PENDING_FAILED"
-
-
-class AttemptNotFound(PaymentError):
-    code = 108
-    status_name = "LPS_STATUS_ATTEMPT_NOT_FOUND"
-
-
-class AttemptExists(PaymentError):
-    code = 109
-    status_name = "LPS_STATUS_ATTEMPT_EXISTS"
-
-
-class AttemptAlreadySettled(PaymentError):
-    code = 110
-    status_name = "LPS_STATUS_ATTEMPT_ALREADY_SETTLED"
-
-
-class AttemptAlreadyFailed(PaymentError):
-    code = 111
-    status_name = "LPS_STATUS_ATTEMPT_ALREADY_FAILED"
-
-
-class ValueMismatch(PaymentError):
-    code = 112
-    status_name = "LPS_STATUS_VALUE_MISMATCH"
-
-
-class ValueExceedsAmt(PaymentError):
-    code = 113
-    status_name = "LPS_STATUS_VALUE_EXCEEDS_AMT"
-
-
-class NonMpPayment(PaymentError):
-    code = 114
-    status_name = "LPS_STATUS_NON_MP_PAYMENT"
-
-
-class MpPayment(PaymentError):
-    code = 115
-    status_name = "LPS_STATUS_MP_PAYMENT"
-
-
-class MppPaymentAddrMismatch(PaymentError):
-    code = 116
-    status_name = "LPS_STATUS_MPP_PAYMENT_ADDR_MISMATCH"
-
-
-class MppTotalAmountMismatch(PaymentError):
-    code = 117
-    status_name = "LPS_STATUS_MPP_TOTAL_AMOUNT_MISMATCH"
-
-
-class MppRecordInBlindedPayment(PaymentError):
-    code = 118
-    status_name = "LPS_STATUS_MPP_RECORD_IN_BLINDED_PAYMENT"
-
-
-class BlindedTotalAmountMismatch(PaymentError):
-    code = 119
-    status_name = "LPS_STATUS_BLINDED_TOTAL_AMOUNT_MISMATCH"
-
-
-class MixedBlindedAndNonBlinded(PaymentError):
-    code = 120
-    status_name = "LPS_STATUS_MIXED_BLINDED_AND_NON_BLINDED"
-
-
-class BlindedMissingTotalAmount(PaymentError):
-    code = 121
-    status_name = "LPS_STATUS_BLINDED_MISSING_TOTAL_AMOUNT"
-
-
-class SentExceedsTotal(PaymentError):
-    code = 122
-    status_name = "LPS_STATUS_SENT_EXCEEDS_TOTAL"
-
-
-class PreimageMismatch(PaymentError):
-    code = 123
-    status_name = "LPS_STATUS_PREIMAGE_MISMATCH"
-
-
-#: Status number -> exception class, for every status the package knows.
-BY_CODE: dict[int, type[LnpaystoreError]] = {
-    cls.code: cls
-    for cls in (
-        NullArgument,
-        InvalidArgument,
-        Io,
-        Corrupt,
-        Locked,
-        Version,
-        Closed,
-        Timeout,
-        EndOfStream,
-        Internal,
-        PaymentExists,
-        PaymentInFlight,
-        AlreadyPaid,
-        PaymentNotInitiated,
-        PaymentAlreadySucceeded,
-        PaymentAlreadyFailed,
-        PaymentPendingSettled,
-        PaymentPendingFailed,
-        AttemptNotFound,
-        AttemptExists,
-        AttemptAlreadySettled,
-        AttemptAlreadyFailed,
-        ValueMismatch,
-        ValueExceedsAmt,
-        NonMpPayment,
-        MpPayment,
-        MppPaymentAddrMismatch,
-        MppTotalAmountMismatch,
-        MppRecordInBlindedPayment,
-        BlindedTotalAmountMismatch,
-        MixedBlindedAndNonBlinded,
-        BlindedMissingTotalAmount,
-        SentExceedsTotal,
-        PreimageMismatch,
-    )
-}
-
-
 def error_for(code: int, message: str) -> LnpaystoreError:
     """The exception for a status returned by the library."""
     cls = BY_CODE.get(code)
@@ -289,8 +71,297 @@ def error_for(code: int, message: str) -> LnpaystoreError:
 
 
 __all__ = [
-    "AlreadyPaid",
     "ArgumentError",
+    "LibraryError",
+    "LnpaystoreError",
+    "PaymentError",
+    "StorageError",
+    "VersionMismatch",
+]
+
+
+# -- one class per status: generated status codes: begin
+# Code generated by tools/status_tables.py from include/lnpaystore.h; DO NOT EDIT.
+
+
+class NullArgument(ArgumentError):
+    """A required pointer was NULL."""
+
+    code = 1
+    status_name = "LPS_STATUS_NULL_ARGUMENT"
+
+
+class InvalidArgument(ArgumentError):
+    """Malformed input (bad length, enum value, UTF-8, empty route, ...)."""
+
+    code = 2
+    status_name = "LPS_STATUS_INVALID_ARGUMENT"
+
+
+class Io(StorageError):
+    """Operating-system I/O failure."""
+
+    code = 3
+    status_name = "LPS_STATUS_IO"
+
+
+class Corrupt(StorageError):
+    """The file or a record is corrupt."""
+
+    code = 4
+    status_name = "LPS_STATUS_CORRUPT"
+
+
+class Locked(StorageError):
+    """The file is open in another process or handle."""
+
+    code = 5
+    status_name = "LPS_STATUS_LOCKED"
+
+
+class Version(StorageError):
+    """The file has a newer schema version."""
+
+    code = 6
+    status_name = "LPS_STATUS_VERSION"
+
+
+class Closed(StorageError):
+    """The handle was closed."""
+
+    code = 7
+    status_name = "LPS_STATUS_CLOSED"
+
+
+class Timeout(LnpaystoreError):
+    """`lps_subscription_next` timed out."""
+
+    code = 8
+    status_name = "LPS_STATUS_TIMEOUT"
+
+
+class EndOfStream(LnpaystoreError):
+    """The subscription has ended or was closed."""
+
+    code = 9
+    status_name = "LPS_STATUS_END_OF_STREAM"
+
+
+class Internal(StorageError):
+    """A bug or a caught panic."""
+
+    code = 10
+    status_name = "LPS_STATUS_INTERNAL"
+
+
+class PaymentExists(PaymentError):
+    """Init: the payment is already initiated."""
+
+    code = 100
+    status_name = "LPS_STATUS_PAYMENT_EXISTS"
+
+
+class PaymentInFlight(PaymentError):
+    """Init or delete: the payment is in flight."""
+
+    code = 101
+    status_name = "LPS_STATUS_PAYMENT_IN_FLIGHT"
+
+
+class AlreadyPaid(PaymentError):
+    """Init: the payment already succeeded (paying its hash again would lose money)."""
+
+    code = 102
+    status_name = "LPS_STATUS_ALREADY_PAID"
+
+
+class PaymentNotInitiated(PaymentError):
+    """No such payment."""
+
+    code = 103
+    status_name = "LPS_STATUS_PAYMENT_NOT_INITIATED"
+
+
+class PaymentAlreadySucceeded(PaymentError):
+    """An update of a succeeded payment."""
+
+    code = 104
+    status_name = "LPS_STATUS_PAYMENT_ALREADY_SUCCEEDED"
+
+
+class PaymentAlreadyFailed(PaymentError):
+    """An update of a failed payment."""
+
+    code = 105
+    status_name = "LPS_STATUS_PAYMENT_ALREADY_FAILED"
+
+
+class PaymentPendingSettled(PaymentError):
+    """Register: an attempt already settled."""
+
+    code = 106
+    status_name = "LPS_STATUS_PAYMENT_PENDING_SETTLED"
+
+
+class PaymentPendingFailed(PaymentError):
+    """Register: the payment has a failure reason."""
+
+    code = 107
+    status_name = "LPS_STATUS_PAYMENT_PENDING_FAILED"
+
+
+class AttemptNotFound(PaymentError):
+    """No such attempt id."""
+
+    code = 108
+    status_name = "LPS_STATUS_ATTEMPT_NOT_FOUND"
+
+
+class AttemptExists(PaymentError):
+    """Register: the attempt id is already used."""
+
+    code = 109
+    status_name = "LPS_STATUS_ATTEMPT_EXISTS"
+
+
+class AttemptAlreadySettled(PaymentError):
+    """Settle or fail: the attempt already settled."""
+
+    code = 110
+    status_name = "LPS_STATUS_ATTEMPT_ALREADY_SETTLED"
+
+
+class AttemptAlreadyFailed(PaymentError):
+    """Settle or fail: the attempt already failed."""
+
+    code = 111
+    status_name = "LPS_STATUS_ATTEMPT_ALREADY_FAILED"
+
+
+class ValueMismatch(PaymentError):
+    """A non-MPP attempt's amount differs from the payment value."""
+
+    code = 112
+    status_name = "LPS_STATUS_VALUE_MISMATCH"
+
+
+class ValueExceedsAmt(PaymentError):
+    """The attempt would overpay."""
+
+    code = 113
+    status_name = "LPS_STATUS_VALUE_EXCEEDS_AMT"
+
+
+class NonMpPayment(PaymentError):
+    """An MPP attempt on a non-MPP payment."""
+
+    code = 114
+    status_name = "LPS_STATUS_NON_MP_PAYMENT"
+
+
+class MpPayment(PaymentError):
+    """A non-MPP attempt on an MPP payment."""
+
+    code = 115
+    status_name = "LPS_STATUS_MP_PAYMENT"
+
+
+class MppPaymentAddrMismatch(PaymentError):
+    """An MPP attempt's payment address differs from the in-flight attempts'."""
+
+    code = 116
+    status_name = "LPS_STATUS_MPP_PAYMENT_ADDR_MISMATCH"
+
+
+class MppTotalAmountMismatch(PaymentError):
+    """An MPP attempt's total differs from the in-flight attempts'."""
+
+    code = 117
+    status_name = "LPS_STATUS_MPP_TOTAL_AMOUNT_MISMATCH"
+
+
+class MppRecordInBlindedPayment(PaymentError):
+    """An MPP record in a blinded payment."""
+
+    code = 118
+    status_name = "LPS_STATUS_MPP_RECORD_IN_BLINDED_PAYMENT"
+
+
+class BlindedTotalAmountMismatch(PaymentError):
+    """A blinded attempt's total differs from the in-flight attempts'."""
+
+    code = 119
+    status_name = "LPS_STATUS_BLINDED_TOTAL_AMOUNT_MISMATCH"
+
+
+class MixedBlindedAndNonBlinded(PaymentError):
+    """Blinded and non-blinded attempts cannot mix."""
+
+    code = 120
+    status_name = "LPS_STATUS_MIXED_BLINDED_AND_NON_BLINDED"
+
+
+class BlindedMissingTotalAmount(PaymentError):
+    """A blinded final hop without a total amount."""
+
+    code = 121
+    status_name = "LPS_STATUS_BLINDED_MISSING_TOTAL_AMOUNT"
+
+
+class SentExceedsTotal(PaymentError):
+    """The stored attempts exceed the payment value (corruption guard)."""
+
+    code = 122
+    status_name = "LPS_STATUS_SENT_EXCEEDS_TOTAL"
+
+
+class PreimageMismatch(PaymentError):
+    """SHA-256 of the preimage differs from the attempt's hash."""
+
+    code = 123
+    status_name = "LPS_STATUS_PREIMAGE_MISMATCH"
+
+
+#: Status number -> exception class, for every status the package knows.
+BY_CODE: dict[int, type[LnpaystoreError]] = {
+    1: NullArgument,
+    2: InvalidArgument,
+    3: Io,
+    4: Corrupt,
+    5: Locked,
+    6: Version,
+    7: Closed,
+    8: Timeout,
+    9: EndOfStream,
+    10: Internal,
+    100: PaymentExists,
+    101: PaymentInFlight,
+    102: AlreadyPaid,
+    103: PaymentNotInitiated,
+    104: PaymentAlreadySucceeded,
+    105: PaymentAlreadyFailed,
+    106: PaymentPendingSettled,
+    107: PaymentPendingFailed,
+    108: AttemptNotFound,
+    109: AttemptExists,
+    110: AttemptAlreadySettled,
+    111: AttemptAlreadyFailed,
+    112: ValueMismatch,
+    113: ValueExceedsAmt,
+    114: NonMpPayment,
+    115: MpPayment,
+    116: MppPaymentAddrMismatch,
+    117: MppTotalAmountMismatch,
+    118: MppRecordInBlindedPayment,
+    119: BlindedTotalAmountMismatch,
+    120: MixedBlindedAndNonBlinded,
+    121: BlindedMissingTotalAmount,
+    122: SentExceedsTotal,
+    123: PreimageMismatch,
+}
+
+__all__ += [
+    "AlreadyPaid",
     "AttemptAlreadyFailed",
     "AttemptAlreadySettled",
     "AttemptExists",
@@ -303,8 +374,6 @@ __all__ = [
     "Internal",
     "InvalidArgument",
     "Io",
-    "LibraryError",
-    "LnpaystoreError",
     "Locked",
     "MixedBlindedAndNonBlinded",
     "MpPayment",
@@ -315,7 +384,6 @@ __all__ = [
     "NullArgument",
     "PaymentAlreadyFailed",
     "PaymentAlreadySucceeded",
-    "PaymentError",
     "PaymentExists",
     "PaymentInFlight",
     "PaymentNotInitiated",
@@ -323,10 +391,11 @@ __all__ = [
     "PaymentPendingSettled",
     "PreimageMismatch",
     "SentExceedsTotal",
-    "StorageError",
     "Timeout",
     "ValueExceedsAmt",
     "ValueMismatch",
     "Version",
-    "VersionMismatch",
 ]
+# -- generated status codes: end
+
+VersionMismatch = Version
