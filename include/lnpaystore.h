@@ -306,6 +306,9 @@ typedef struct LpsMcOptions {
 typedef struct LpsMcHop {
   uint64_t channel_id;
   uint8_t pub_key[33];
+  /*
+   Amount to forward (msat); `amt_to_forward_msat` in Rust, Go and Python.
+   */
   uint64_t amt_to_fwd_msat;
   bool has_blinding_point;
   bool has_custom_records;
@@ -338,7 +341,7 @@ typedef struct LpsBytes {
 typedef struct LpsMcResult {
   uint64_t id;
   /*
-   Unix nanoseconds (≥ 0).
+   Time forwarded, unix nanoseconds (≥ 0); `time_forwarded` in Rust, Go and Python.
    */
   int64_t time_fwd_ns;
   /*

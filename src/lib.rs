@@ -7,7 +7,7 @@
 //! - [`codec`]: record encodings and the shared TLV codec (pure, fuzzable).
 //! - [`backend`]: the storage trait (transactions with a reset hook) and its redb engine.
 //! - `payments`: the store's logic over the trait, group commit, queries.
-//! - `tower`: subscriptions.
+//! - `subscriptions`: subscriber queues and the registry the writer publishes to.
 //! - `missioncontrol`: the mission-control store (namespaces, queue, flusher, eviction).
 //!
 //! ```no_run
@@ -25,8 +25,8 @@ pub mod ffi;
 mod missioncontrol;
 pub mod model;
 mod payments;
+mod subscriptions;
 mod sync;
-mod tower;
 
 pub use error::{Error, LpsStatus, Result};
 pub use missioncontrol::{McOptions, McStats, MissionControl};
@@ -35,4 +35,4 @@ pub use payments::{
     CommitStats, IntegrityReport, Options, PaymentCounts, QueryResponse, Store,
     DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_PAYMENTS, DELETE_CHUNK,
 };
-pub use tower::Subscription;
+pub use subscriptions::Subscription;

@@ -99,7 +99,7 @@ fn known_hashes() -> Vec<PaymentHash> {
 fn mc_result(id: u64, failed: bool) -> McResult {
     McResult {
         id,
-        time_fwd_ns: 1_700_000_000 * SECOND + id as i64 * 1000,
+        time_forwarded_ns: 1_700_000_000 * SECOND + id as i64 * 1000,
         time_reply_ns: 1_700_000_000 * SECOND + id as i64 * 1000 + 500,
         route: McRoute {
             source_pub_key: [1; 33],
@@ -108,7 +108,7 @@ fn mc_result(id: u64, failed: bool) -> McResult {
                 .map(|i| McHop {
                     channel_id: 700 + id * 3 + u64::from(i),
                     pub_key: [i + 2; 33],
-                    amt_to_fwd_msat: 10_000 + 10 * u64::from(2 - i),
+                    amt_to_forward_msat: 10_000 + 10 * u64::from(2 - i),
                     has_blinding_point: i == 2 && id % 5 == 0,
                     has_custom_records: i == 0 && id % 7 == 0,
                 })

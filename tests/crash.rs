@@ -40,7 +40,7 @@ fn mc_options() -> McOptions {
 fn mc_result(id: u64) -> McResult {
     McResult {
         id,
-        time_fwd_ns: id as i64,
+        time_forwarded_ns: id as i64,
         time_reply_ns: id as i64 + 1,
         route: McRoute {
             source_pub_key: [2; 33],
@@ -48,7 +48,7 @@ fn mc_result(id: u64) -> McResult {
             hops: vec![McHop {
                 channel_id: id,
                 pub_key: [3; 33],
-                amt_to_fwd_msat: 1000,
+                amt_to_forward_msat: 1000,
                 has_blinding_point: false,
                 has_custom_records: false,
             }],

@@ -13,11 +13,11 @@ fn cat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
 }
 
-/// time_fwd 1000 ns, time_reply 2000 ns, source key 02…, 1100 msat, the given hops.
+/// time forwarded 1000 ns, time_reply 2000 ns, source key 02…, 1100 msat, the given hops.
 fn result(hops: Vec<McHop>, failure: Option<McFailure>) -> McResult {
     McResult {
         id: 7,
-        time_fwd_ns: 1000,
+        time_forwarded_ns: 1000,
         time_reply_ns: 2000,
         route: McRoute {
             source_pub_key: [0x02; 33],
@@ -32,7 +32,7 @@ fn hop(flags: bool) -> McHop {
     McHop {
         channel_id: 5,
         pub_key: [0x03; 33],
-        amt_to_fwd_msat: 1000,
+        amt_to_forward_msat: 1000,
         has_blinding_point: flags,
         has_custom_records: flags,
     }
@@ -209,7 +209,7 @@ fn arb_hop() -> impl Strategy<Value = McHop> {
             McHop {
                 channel_id,
                 pub_key,
-                amt_to_fwd_msat: amt,
+                amt_to_forward_msat: amt,
                 has_blinding_point: blinding,
                 has_custom_records: custom,
             }
@@ -237,7 +237,7 @@ fn arb_result() -> impl Strategy<Value = McResult> {
     )
         .prop_map(|(id, fwd, reply, amount, hops, failure)| McResult {
             id,
-            time_fwd_ns: fwd,
+            time_forwarded_ns: fwd,
             time_reply_ns: reply,
             route: McRoute {
                 source_pub_key: [0x03; 33],

@@ -15,7 +15,7 @@ use lnpaystore::*;
 fn mc_result(n: u64) -> McResult {
     McResult {
         id: n,
-        time_fwd_ns: (n as i64) * 1_000_000_000 - 500,
+        time_forwarded_ns: (n as i64) * 1_000_000_000 - 500,
         time_reply_ns: (n as i64) * 1_000_000_000,
         route: McRoute {
             source_pub_key: [0x02; 33],
@@ -23,7 +23,7 @@ fn mc_result(n: u64) -> McResult {
             hops: vec![McHop {
                 channel_id: n,
                 pub_key: [0x03; 33],
-                amt_to_fwd_msat: 1000,
+                amt_to_forward_msat: 1000,
                 has_blinding_point: n % 2 == 0,
                 has_custom_records: false,
             }],

@@ -101,7 +101,7 @@ func Test100GoroutinesRunLifeCycles(t *testing.T) {
 	wg.Wait()
 	const n = goroutines * each
 	wantCounts(t, s, PaymentCounts{Total: n, Succeeded: n * 3 / 4, Failed: n / 4})
-	if inflight := ok[[]*Payment](t)(s.FetchInFlightPayments()); len(inflight) != 0 {
+	if inflight := ok[[]*Payment](t)(s.FetchInflightPayments()); len(inflight) != 0 {
 		t.Fatalf("%d payments left in flight", len(inflight))
 	}
 }

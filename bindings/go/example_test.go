@@ -262,7 +262,7 @@ func ExampleStore_IterPayments() {
 }
 
 // After a restart, the router resumes the payments it left in flight.
-func ExampleStore_FetchInFlightPayments() {
+func ExampleStore_FetchInflightPayments() {
 	dir, err := os.MkdirTemp("", "lnpaystore-example")
 	if err != nil {
 		log.Fatal(err)
@@ -289,7 +289,7 @@ func ExampleStore_FetchInFlightPayments() {
 		log.Fatal(err)
 	}
 	defer store.Close()
-	inflight, err := store.FetchInFlightPayments()
+	inflight, err := store.FetchInflightPayments()
 	if err != nil {
 		log.Fatal(err)
 	}

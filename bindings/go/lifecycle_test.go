@@ -229,7 +229,7 @@ func TestRestartAndResume(t *testing.T) {
 	s, err = Open(path, &Options{NoSync: true})
 	check(t, err)
 	defer func() { check(t, s.Close()) }()
-	inflight := ok[[]*Payment](t)(s.FetchInFlightPayments())
+	inflight := ok[[]*Payment](t)(s.FetchInflightPayments())
 	if len(inflight) != 2 || inflight[0].Hash != hashA || inflight[1].Hash != hashB {
 		t.Fatalf("in-flight payments after restart: %+v", inflight)
 	}
@@ -243,7 +243,7 @@ func TestRestartAndResume(t *testing.T) {
 	okp(t)(s.RegisterAttempt(hashA, attempt(1, route(10_000))))
 	okp(t)(s.SettleAttempt(hashA, 1, settle(preA)))
 	okp(t)(s.SettleAttempt(hashB, 1, settle(preB)))
-	if inflight := ok[[]*Payment](t)(s.FetchInFlightPayments()); len(inflight) != 0 {
+	if inflight := ok[[]*Payment](t)(s.FetchInflightPayments()); len(inflight) != 0 {
 		t.Fatalf("still in flight: %+v", inflight)
 	}
 	wantCounts(t, s, PaymentCounts{Total: 3, Succeeded: 3})

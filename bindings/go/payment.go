@@ -37,9 +37,9 @@ func goPayment(c *C.LpsPayment) *Payment {
 	}
 	if c.htlcs_len > 0 {
 		htlcs := unsafe.Slice(c.htlcs, int(c.htlcs_len))
-		p.HTLCs = make([]HtlcAttempt, len(htlcs))
+		p.HTLCs = make([]HTLCAttempt, len(htlcs))
 		for i := range htlcs {
-			p.HTLCs[i] = goHtlcAttempt(&htlcs[i])
+			p.HTLCs[i] = goHTLCAttempt(&htlcs[i])
 		}
 	}
 	return p
@@ -58,8 +58,8 @@ func goPayments(c *C.LpsPayment, n C.size_t) []*Payment {
 	return out
 }
 
-func goHtlcAttempt(c *C.LpsHtlcAttempt) HtlcAttempt {
-	h := HtlcAttempt{AttemptInfo: goAttemptInfo(&c.info)}
+func goHTLCAttempt(c *C.LpsHtlcAttempt) HTLCAttempt {
+	h := HTLCAttempt{AttemptInfo: goAttemptInfo(&c.info)}
 	if c.settle != nil {
 		h.Settle = &SettleInfo{
 			Preimage:   go32(&c.settle.preimage),

@@ -185,9 +185,9 @@ func (s *Store) FetchPayment(hash Hash) (*Payment, error) {
 	return goPayment(out), nil
 }
 
-// FetchInFlightPayments returns every INITIATED or IN_FLIGHT payment, to resume them
+// FetchInflightPayments returns every INITIATED or IN_FLIGHT payment, to resume them
 // after a restart. Its cost depends on their number only.
-func (s *Store) FetchInFlightPayments() ([]*Payment, error) {
+func (s *Store) FetchInflightPayments() ([]*Payment, error) {
 	var out *C.LpsPaymentList
 	if err := s.do(func(store *C.LpsStore) C.LpsStatus { return C.lps_fetch_inflight_payments(store, &out) }); err != nil {
 		return nil, err

@@ -179,9 +179,9 @@ type FailInfo struct {
 	FailureSourceIndex uint32
 }
 
-// HtlcAttempt is an attempt with its outcome: at most one of Settle and Failure is
+// HTLCAttempt is an attempt with its outcome: at most one of Settle and Failure is
 // set; neither while the attempt is in flight.
-type HtlcAttempt struct {
+type HTLCAttempt struct {
 	AttemptInfo
 	Settle  *SettleInfo
 	Failure *FailInfo
@@ -205,7 +205,7 @@ type Payment struct {
 	Hash        Hash
 	Info        CreationInfo
 	// HTLCs are the attempts in ascending attempt id.
-	HTLCs []HtlcAttempt
+	HTLCs []HTLCAttempt
 	// FailureReason is set once the router gave up (FailPayment).
 	FailureReason *FailureReason
 	Status        PaymentStatus

@@ -10,7 +10,7 @@ use crate::Args;
 fn mc_result(n: u64) -> McResult {
     McResult {
         id: n,
-        time_fwd_ns: n as i64 * 1000,
+        time_forwarded_ns: n as i64 * 1000,
         time_reply_ns: n as i64 * 1000 + 500,
         route: McRoute {
             source_pub_key: [2; 33],
@@ -19,7 +19,7 @@ fn mc_result(n: u64) -> McResult {
                 .map(|i| McHop {
                     channel_id: u64::from(i) + 1,
                     pub_key: [i + 3; 33],
-                    amt_to_fwd_msat: 10_000,
+                    amt_to_forward_msat: 10_000,
                     has_blinding_point: false,
                     has_custom_records: false,
                 })

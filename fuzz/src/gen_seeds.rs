@@ -238,7 +238,7 @@ fn tlv(dir: &Path) {
 fn mc_result(id: u64, failure: Option<McFailure>, hops: usize) -> McResult {
     McResult {
         id,
-        time_fwd_ns: 1_700_000_000_000_000_000,
+        time_forwarded_ns: 1_700_000_000_000_000_000,
         time_reply_ns: 1_700_000_000_500_000_000,
         route: McRoute {
             source_pub_key: [1; 33],
@@ -247,7 +247,7 @@ fn mc_result(id: u64, failure: Option<McFailure>, hops: usize) -> McResult {
                 .map(|i| McHop {
                     channel_id: 700 + i as u64,
                     pub_key: [i as u8 + 2; 33],
-                    amt_to_fwd_msat: 100_000 + 10 * (hops - 1 - i) as u64,
+                    amt_to_forward_msat: 100_000 + 10 * (hops - 1 - i) as u64,
                     has_blinding_point: i == hops - 1,
                     has_custom_records: i == 0,
                 })

@@ -22,7 +22,7 @@ fn encode_hop(h: &McHop) -> Vec<u8> {
     let mut w = Writer::new();
     w.record(0, &h.channel_id.to_be_bytes())
         .record(1, &h.pub_key)
-        .record(2, &bigsize_value(h.amt_to_fwd_msat))
+        .record(2, &bigsize_value(h.amt_to_forward_msat))
         .flag(3, h.has_blinding_point)
         .flag(4, h.has_custom_records);
     w.finish()
@@ -57,7 +57,7 @@ fn encode_failure(f: &McFailure) -> Vec<u8> {
 /// The stored value of a result (its key is `McResult::key`).
 pub fn encode_mc_result(r: &McResult) -> Vec<u8> {
     let mut w = Writer::new();
-    w.record(0, &(r.time_fwd_ns as u64).to_be_bytes())
+    w.record(0, &(r.time_forwarded_ns as u64).to_be_bytes())
         .record(1, &(r.time_reply_ns as u64).to_be_bytes())
         .record(2, &encode_route(&r.route));
     if let Some(failure) = &r.failure {
@@ -88,7 +88,7 @@ fn decode_hop(buf: &[u8]) -> Result<McHop> {
         match rec.ty {
             0 => hop.channel_id = u64::from_be_bytes(s.fixed::<8>(&rec)?),
             1 => hop.pub_key = s.fixed::<33>(&rec)?,
-            2 => hop.amt_to_fwd_msat = bigsize_record(&s, &rec)?,
+            2 => hop.amt_to_forward_msat = bigsize_record(&s, &rec)?,
             3 => hop.has_blinding_point = s.flag(&rec)?,
             4 => hop.has_custom_records = s.flag(&rec)?,
             ty => s.unknown(ty)?,
@@ -159,7 +159,7 @@ pub fn decode_mc_result(key: &[u8], value: &[u8]) -> Result<McResult> {
     let mut s = Stream::new(value, "mission-control result");
     while let Some(rec) = s.next_record()? {
         match rec.ty {
-            0 => result.time_fwd_ns = time(&s, &rec)?,
+            0 => result.time_forwarded_ns = time(&s, &rec)?,
             1 => result.time_reply_ns = time(&s, &rec)?,
             2 => result.route = decode_route(rec.value)?,
             3 => result.failure = Some(decode_failure(rec.value)?),

@@ -41,7 +41,7 @@ pub(crate) fn optional_input<'a, T>(ptr: *const T) -> Option<&'a T> {
 }
 
 /// Reads a fixed-size byte array (hashes, keys) from a caller pointer.
-pub(crate) fn array<const N: usize>(ptr: *const u8, name: &'static str) -> Result<[u8; N]> {
+pub(crate) fn fixed_bytes<const N: usize>(ptr: *const u8, name: &'static str) -> Result<[u8; N]> {
     if ptr.is_null() {
         return Err(Error::NullArgument(name));
     }

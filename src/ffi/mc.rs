@@ -45,6 +45,7 @@ pub struct LpsMcOptions {
 pub struct LpsMcHop {
     pub channel_id: u64,
     pub pub_key: [u8; 33],
+    /// Amount to forward (msat); `amt_to_forward_msat` in Rust, Go and Python.
     pub amt_to_fwd_msat: u64,
     pub has_blinding_point: bool,
     pub has_custom_records: bool,
@@ -64,7 +65,7 @@ pub struct LpsMcRoute {
 #[repr(C)]
 pub struct LpsMcResult {
     pub id: u64,
-    /// Unix nanoseconds (≥ 0).
+    /// Time forwarded, unix nanoseconds (≥ 0); `time_forwarded` in Rust, Go and Python.
     pub time_fwd_ns: i64,
     /// Unix nanoseconds (≥ 0); results are keyed and ordered by it.
     pub time_reply_ns: i64,
@@ -166,7 +167,7 @@ pub extern "C" fn lps_mc_open(
 }
 
 fn mc_result(c: &LpsMcResult) -> Result<McResult> {
-    let hops = view::array(
+    let hops = view::caller_slice(
         c.route.hops,
         c.route.hops_len,
         view::LPS_MAX_ARRAY_LEN,
@@ -183,7 +184,7 @@ fn mc_result(c: &LpsMcResult) -> Result<McResult> {
     };
     Ok(McResult {
         id: c.id,
-        time_fwd_ns: c.time_fwd_ns,
+        time_forwarded_ns: c.time_fwd_ns,
         time_reply_ns: c.time_reply_ns,
         route: McRoute {
             source_pub_key: c.route.source_pub_key,
@@ -193,7 +194,7 @@ fn mc_result(c: &LpsMcResult) -> Result<McResult> {
                 .map(|h| McHop {
                     channel_id: h.channel_id,
                     pub_key: h.pub_key,
-                    amt_to_fwd_msat: h.amt_to_fwd_msat,
+                    amt_to_forward_msat: h.amt_to_fwd_msat,
                     has_blinding_point: h.has_blinding_point,
                     has_custom_records: h.has_custom_records,
                 })
@@ -257,7 +258,7 @@ fn result_view(arena: &mut Arena, r: &McResult) -> LpsMcResult {
         .map(|h| LpsMcHop {
             channel_id: h.channel_id,
             pub_key: h.pub_key,
-            amt_to_fwd_msat: h.amt_to_fwd_msat,
+            amt_to_fwd_msat: h.amt_to_forward_msat,
             has_blinding_point: h.has_blinding_point,
             has_custom_records: h.has_custom_records,
         })
@@ -266,7 +267,7 @@ fn result_view(arena: &mut Arena, r: &McResult) -> LpsMcResult {
     let failure = r.failure.as_ref();
     LpsMcResult {
         id: r.id,
-        time_fwd_ns: r.time_fwd_ns,
+        time_fwd_ns: r.time_forwarded_ns,
         time_reply_ns: r.time_reply_ns,
         route: LpsMcRoute {
             source_pub_key: r.route.source_pub_key,

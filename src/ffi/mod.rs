@@ -1,4 +1,4 @@
-//! The C ABI of `../shared/API.md`: a thin adapter over the Rust API.
+//! The C ABI (docs/c-api.md): a thin adapter over the Rust API.
 //!
 //! Infrastructure lives in small modules of its own: `boundary` (the panic boundary and
 //! the thread-local last error), `handle` (pointer checks, casts and frees), `view`
@@ -12,7 +12,7 @@ mod payment;
 mod query;
 mod store;
 mod subscription;
-mod tower;
+mod lifecycle;
 mod types;
 
 // Infrastructure.
@@ -22,11 +22,11 @@ mod handle;
 mod view;
 
 pub use library::*;
+pub use lifecycle::*;
 pub use mc::*;
 pub use payment::*;
 pub use query::*;
 pub use store::*;
 pub use subscription::*;
-pub use tower::*;
 pub use types::*;
 pub use view::{LPS_MAX_ARRAY_LEN, LPS_MAX_BYTES_LEN};

@@ -313,7 +313,7 @@ pub extern "C" fn lps_payment_allow_more_attempts(
 pub extern "C" fn lps_payment_hash(preimage: *const u8, out_hash: *mut u8) -> LpsStatus {
     status("lps_payment_hash", || {
         let out = Out::new(out_hash.cast::<[u8; 32]>(), "out_hash")?;
-        let preimage = handle::array::<32>(preimage, "preimage")?;
+        let preimage = handle::fixed_bytes::<32>(preimage, "preimage")?;
         out.write(sha2::Sha256::digest(preimage).into());
         Ok(())
     })

@@ -8,7 +8,7 @@ use super::handle::{self, Castable, Out};
 use super::payment::{payment_out, LpsPayment};
 use super::store::LpsStore;
 use crate::error::{Error, LpsStatus};
-use crate::tower::Subscription;
+use crate::subscriptions::Subscription;
 
 /// A stream of payment states.
 ///
@@ -36,7 +36,7 @@ pub extern "C" fn lps_subscribe_payment(
     status("lps_subscribe_payment", || {
         let out = Out::new(out, "out")?;
         let store = handle::borrow(store, "store")?;
-        let hash = handle::array::<32>(hash, "hash")?;
+        let hash = handle::fixed_bytes::<32>(hash, "hash")?;
         out.write(handle::into_raw(store.subscribe_payment(&hash)?));
         Ok(())
     })

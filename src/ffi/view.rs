@@ -41,7 +41,7 @@ impl fmt::Display for Field<'_> {
 
 /// A caller array as a slice: `{NULL, 0}` is empty; NULL with a length, or an absurd
 /// length, is `INVALID_ARGUMENT`.
-pub(crate) fn array<'a, T>(
+pub(crate) fn caller_slice<'a, T>(
     ptr: *const T,
     len: usize,
     limit: usize,
@@ -65,12 +65,12 @@ pub(crate) fn array<'a, T>(
 }
 
 pub(crate) fn bytes<'a>(b: &LpsBytes, field: impl fmt::Display) -> Result<&'a [u8]> {
-    array(b.ptr, b.len, LPS_MAX_BYTES_LEN, field)
+    caller_slice(b.ptr, b.len, LPS_MAX_BYTES_LEN, field)
 }
 
 fn records(ptr: *const LpsRecord, len: usize, field: Field) -> Result<CustomRecords> {
     let mut out = CustomRecords::new();
-    for (i, r) in array(ptr, len, LPS_MAX_ARRAY_LEN, field)?
+    for (i, r) in caller_slice(ptr, len, LPS_MAX_ARRAY_LEN, field)?
         .iter()
         .enumerate()
     {
@@ -102,7 +102,10 @@ pub(crate) fn creation_info(c: &LpsCreationInfo) -> Result<CreationInfo> {
 fn hop(c: &LpsHop, field: Field) -> Result<Hop> {
     let blinding_point = match c.blinding_point.is_null() {
         true => None,
-        false => Some(handle::array::<33>(c.blinding_point, "blinding_point")?),
+        false => Some(handle::fixed_bytes::<33>(
+            c.blinding_point,
+            "blinding_point",
+        )?),
     };
     Ok(Hop {
         pub_key: c.pub_key,
@@ -133,7 +136,7 @@ fn hop(c: &LpsHop, field: Field) -> Result<Hop> {
 
 fn route(c: &LpsRoute) -> Result<Route> {
     let field = Field::Name("attempt.route.hops");
-    let hops = array(c.hops, c.hops_len, LPS_MAX_ARRAY_LEN, field)?
+    let hops = caller_slice(c.hops, c.hops_len, LPS_MAX_ARRAY_LEN, field)?
         .iter()
         .enumerate()
         .map(|(i, h)| hop(h, Field::Item(&field, i)))
@@ -155,7 +158,7 @@ fn route(c: &LpsRoute) -> Result<Route> {
 pub(crate) fn attempt_info(c: &LpsAttemptInfo) -> Result<AttemptInfo> {
     let hash = match c.hash.is_null() {
         true => None,
-        false => Some(handle::array::<32>(c.hash, "attempt.hash")?),
+        false => Some(handle::fixed_bytes::<32>(c.hash, "attempt.hash")?),
     };
     Ok(AttemptInfo {
         attempt_id: c.attempt_id,

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 pub struct McHop {
     pub channel_id: u64,
     pub pub_key: PubKey,
-    pub amt_to_fwd_msat: u64,
+    pub amt_to_forward_msat: u64,
     pub has_blinding_point: bool,
     pub has_custom_records: bool,
 }
@@ -18,7 +18,7 @@ impl Default for McHop {
         McHop {
             channel_id: 0,
             pub_key: [0; 33],
-            amt_to_fwd_msat: 0,
+            amt_to_forward_msat: 0,
             has_blinding_point: false,
             has_custom_records: false,
         }
@@ -57,7 +57,7 @@ pub struct McFailure {
 pub struct McResult {
     pub id: u64,
     /// Unix nanoseconds when the HTLC was forwarded.
-    pub time_fwd_ns: i64,
+    pub time_forwarded_ns: i64,
     /// Unix nanoseconds when the reply came; results sort by it.
     pub time_reply_ns: i64,
     pub route: McRoute,
@@ -81,10 +81,10 @@ impl McResult {
 
     /// Times are stored unsigned (lnd's encoding): negative ones cannot be represented.
     pub fn validate(&self) -> Result<()> {
-        if self.time_fwd_ns < 0 || self.time_reply_ns < 0 {
+        if self.time_forwarded_ns < 0 || self.time_reply_ns < 0 {
             return Err(Error::invalid(format!(
                 "result {}: negative time (forwarded {}, reply {})",
-                self.id, self.time_fwd_ns, self.time_reply_ns
+                self.id, self.time_forwarded_ns, self.time_reply_ns
             )));
         }
         Ok(())

@@ -27,8 +27,8 @@ use crate::backend::schema::{put_u64, HOT_TABLES, KEY_EPOCH, META};
 use crate::backend::{Backend, Overlay, WriteTx};
 use crate::error::{Error, Result};
 use crate::model::Payment;
+use crate::subscriptions::Registry;
 use crate::sync::lock;
-use crate::tower::Registry;
 
 /// One operation: a re-runnable transaction step returning the payment's new state
 /// (the event subscribers receive), or `None` when there is nothing to announce.

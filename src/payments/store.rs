@@ -17,7 +17,7 @@ use crate::model::{
     validate_attempt_shape, validate_creation_info, AttemptInfo, CreationInfo, FailInfo,
     FailureReason, Payment, PaymentHash, Query, SettleInfo,
 };
-use crate::tower::{Registry, Subscription};
+use crate::subscriptions::{Registry, Subscription};
 
 pub use query::{PaymentCounts, QueryResponse};
 

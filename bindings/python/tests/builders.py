@@ -165,7 +165,7 @@ def mc_result(
                 McHop(
                     channel_id=800_000 << 40 | n << 16 | i,
                     pub_key=bytes([3 + i]) * 33,
-                    amt_to_fwd_msat=100_000 - 1000 * i,
+                    amt_to_forward_msat=100_000 - 1000 * i,
                 )
                 for i in range(hops)
             ],

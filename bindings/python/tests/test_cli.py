@@ -662,7 +662,7 @@ def test_mc_list_json(mc_store: Path) -> None:
     assert first["route"]["hops"][0] == {
         "channel_id": 800_000 << 40 | 1 << 16,
         "pub_key": "03" * 33,
-        "amt_to_fwd_msat": 100_000,
+        "amt_to_forward_msat": 100_000,
         "has_blinding_point": False,
         "has_custom_records": False,
     }

@@ -280,7 +280,7 @@ def test_bad_arguments(store: Store) -> None:
     with store.open_mission_control() as mc:
         with pytest.raises(InvalidArgument, match="source_index"):
             mc.add_result(mc_result(1, failure=McFailure(source_index=256)))
-        with pytest.raises(InvalidArgument, match="amt_to_fwd_msat"):
+        with pytest.raises(InvalidArgument, match="amt_to_forward_msat"):
             mc.add_result(
                 McResult(1, None, MC_T0, McRoute(b"\x02" * 33, 1, [McHop(1, b"\x02" * 33, -1)]))
             )

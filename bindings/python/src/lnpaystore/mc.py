@@ -54,7 +54,7 @@ class McHop:
 
     channel_id: int
     pub_key: PubKey
-    amt_to_fwd_msat: int
+    amt_to_forward_msat: int
     has_blinding_point: bool
     has_custom_records: bool
 
@@ -62,7 +62,7 @@ class McHop:
         self,
         channel_id: int,
         pub_key: BytesLike | str,
-        amt_to_fwd_msat: int,
+        amt_to_forward_msat: int,
         has_blinding_point: bool = False,
         has_custom_records: bool = False,
     ) -> None:
@@ -70,7 +70,7 @@ class McHop:
             self,
             channel_id=channel_id,
             pub_key=_fixed(PubKey, pub_key, "McHop", "pub_key"),
-            amt_to_fwd_msat=amt_to_fwd_msat,
+            amt_to_forward_msat=amt_to_forward_msat,
             has_blinding_point=bool(has_blinding_point),
             has_custom_records=bool(has_custom_records),
         )
@@ -188,7 +188,7 @@ def c_result(r: McResult, keep: Keep) -> LpsMcResult:
             c = hops[i]
             c.channel_id = u64(hop.channel_id, f"{what}.channel_id")
             c.pub_key = (ctypes.c_uint8 * 33).from_buffer_copy(hop.pub_key)
-            c.amt_to_fwd_msat = u64(hop.amt_to_fwd_msat, f"{what}.amt_to_fwd_msat")
+            c.amt_to_fwd_msat = u64(hop.amt_to_forward_msat, f"{what}.amt_to_forward_msat")
             c.has_blinding_point = bool(hop.has_blinding_point)
             c.has_custom_records = bool(hop.has_custom_records)
         keep.append(hops)
@@ -239,7 +239,7 @@ def _result(c: LpsMcResult) -> McResult:
                 McHop(
                     channel_id=h.channel_id,
                     pub_key=_PUBKEY(bytes(h.pub_key)),
-                    amt_to_fwd_msat=h.amt_to_fwd_msat,
+                    amt_to_forward_msat=h.amt_to_fwd_msat,
                     has_blinding_point=h.has_blinding_point,
                     has_custom_records=h.has_custom_records,
                 )

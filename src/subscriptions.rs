@@ -1,4 +1,5 @@
-//! Pull-based subscriptions to payment state changes.
+//! Pull-based subscriptions to payment state changes: each subscriber's queue, and the
+//! registry the writer publishes committed states to.
 //!
 //! Exactness without a lock around operations: every batch commit carries an *epoch*
 //! (stored in the same transaction). A new subscriber registers first, then reads its

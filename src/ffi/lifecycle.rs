@@ -1,4 +1,4 @@
-//! The control tower: the payment life cycle and deletions.
+//! The payment life cycle (lnd's control tower) and deletions.
 
 use std::sync::Arc;
 
@@ -13,7 +13,7 @@ use crate::model::{FailureReason, Payment, PaymentHash};
 use crate::payments::{Change, Store};
 
 fn hash(ptr: *const u8) -> Result<PaymentHash> {
-    handle::array::<32>(ptr, "hash")
+    handle::fixed_bytes::<32>(ptr, "hash")
 }
 
 /// Hands the new state to the caller if it asked for it.
