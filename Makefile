@@ -95,7 +95,7 @@ $(BUILD)/c/plain/ctests: $(CTEST_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(C_WARN) $(PLAIN_FLAGS) -DLPS_EXPECT_ASAN=0 -Iinclude -o $@ $(CTEST_SRC) $(C_LINK)
 
-# The outside program: only the header and API.md, strict C99.
+# The outside program: only the header and docs/c-api.md, strict C99.
 $(BUILD)/c/asan/outside: tests/c/outside.c $(HEADER) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(C_WARN) $(ASAN_FLAGS) -Iinclude -o $@ tests/c/outside.c $(C_LINK)
@@ -131,7 +131,7 @@ reliability-long:
 	LOG_FLIP_STRIDE=1 $(CARGO) test --release --test log_files
 	FUZZ_RUNS=1000000 fuzz/run.sh
 
-## Benchmarks (TARGETS.md): every scenario by default, or SCENARIO=lifecycle etc.
+## Benchmarks (docs/performance.md): every scenario by default, or SCENARIO=lifecycle etc.
 SCENARIO ?= all
 bench:
 	$(CARGO) run --release --example bench -- $(SCENARIO)

@@ -46,8 +46,9 @@ fn main() {
     let from = "lps_status_name(int status)";
     assert!(header.contains(from), "lps_status_name's signature changed");
     let header = header.replace(from, "lps_status_name(LpsStatus status)");
-    // Functions return the typedef, as API.md writes them (`LpsStatus lps_...`): to C the
-    // two names are one type, but cgo would see `enum_LpsStatus` and `LpsStatus` apart.
+    // Functions return the typedef, as docs/c-api.md writes them (`LpsStatus lps_...`): to
+    // C the two names are one type, but cgo would see `enum_LpsStatus` and `LpsStatus`
+    // apart.
     let header = header.replace("enum LpsStatus lps_", "LpsStatus lps_");
 
     let path = crate_dir.join("include/lnpaystore.h");

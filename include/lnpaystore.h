@@ -284,47 +284,6 @@ typedef struct LpsStore LpsStore;
 typedef struct LpsSubscription LpsSubscription;
 
 /*
- Per-namespace options. Start from `lps_mc_options_default`.
- */
-typedef struct LpsMcOptions {
-  /*
-   Most results kept, the oldest (by time of reply) evicted first; 0 = unlimited;
-   `lps_mc_options_default` gives 1000. Opening with a lower limit than the
-   namespace holds evicts the oldest at once.
-   */
-  uint32_t max_records;
-  /*
-   How long results stay queued before one transaction stores them; 0 = default
-   (1000).
-   */
-  uint32_t flush_interval_ms;
-} LpsMcOptions;
-
-/*
- One hop of a result's route.
- */
-typedef struct LpsMcHop {
-  uint64_t channel_id;
-  uint8_t pub_key[33];
-  /*
-   Amount to forward (msat); `amt_to_forward_msat` in Rust, Go and Python.
-   */
-  uint64_t amt_to_fwd_msat;
-  bool has_blinding_point;
-  bool has_custom_records;
-} LpsMcHop;
-
-/*
- The route of a result.
- */
-typedef struct LpsMcRoute {
-  uint8_t source_pub_key[33];
-  uint64_t total_amount_msat;
-  const struct LpsMcHop *hops;
-  size_t hops_len;
-} LpsMcRoute;
-
-/*
  A byte string: borrowed from the caller in inputs, owned by the enclosing output
  object in outputs. `{NULL, 0}` is the empty value; NULL with a non-zero length is
  `LPS_STATUS_INVALID_ARGUMENT`.
@@ -333,74 +292,6 @@ typedef struct LpsBytes {
   const uint8_t *ptr;
   size_t len;
 } LpsBytes;
-
-/*
- The outcome of one attempt. Input: borrowed for the call. Output: owned by the
- enclosing list.
- */
-typedef struct LpsMcResult {
-  uint64_t id;
-  /*
-   Time forwarded, unix nanoseconds (≥ 0); `time_forwarded` in Rust, Go and Python.
-   */
-  int64_t time_fwd_ns;
-  /*
-   Unix nanoseconds (≥ 0); results are keyed and ordered by it.
-   */
-  int64_t time_reply_ns;
-  struct LpsMcRoute route;
-  /*
-   true: no failure record (the failure fields are ignored). Note that a zeroed
-   struct is a failure (with neither source index nor message).
-   */
-  bool success;
-  bool has_failure_source_index;
-  uint8_t failure_source_index;
-  /*
-   Encoded wire failure message; len 0 = none.
-   */
-  struct LpsBytes failure_message;
-} LpsMcResult;
-
-/*
- Stored results in key order. Lifetime: released with `lps_mc_result_list_free`.
- Thread-safety: immutable.
- */
-typedef struct LpsMcResultList {
-  const struct LpsMcResult *results;
-  size_t len;
-} LpsMcResultList;
-
-/*
- Counters for observability.
- */
-typedef struct LpsMcStats {
-  /*
-   Results waiting for the next flush.
-   */
-  uint64_t queued;
-  /*
-   Results in the store now.
-   */
-  uint64_t stored;
-  /*
-   Transactions committed by flushes (the flusher's, lps_mc_flush and close).
-   */
-  uint64_t flushes;
-  /*
-   Times the flusher thread woke up (0 while idle).
-   */
-  uint64_t wakeups;
-  /*
-   Results removed to respect max_records (also queued ones older than everything
-   kept, never written, and the trim when a namespace is opened with a lower limit).
-   */
-  uint64_t evicted;
-  /*
-   Undecodable entries deleted.
-   */
-  uint64_t corrupted_removed;
-} LpsMcStats;
 
 /*
  One custom TLV record (type ≥ 65536).
@@ -602,6 +493,115 @@ typedef struct LpsPaymentList {
 } LpsPaymentList;
 
 /*
+ Per-namespace options. Start from `lps_mc_options_default`.
+ */
+typedef struct LpsMcOptions {
+  /*
+   Most results kept, the oldest (by time of reply) evicted first; 0 = unlimited;
+   `lps_mc_options_default` gives 1000. Opening with a lower limit than the
+   namespace holds evicts the oldest at once.
+   */
+  uint32_t max_records;
+  /*
+   How long results stay queued before one transaction stores them; 0 = default
+   (1000).
+   */
+  uint32_t flush_interval_ms;
+} LpsMcOptions;
+
+/*
+ One hop of a result's route.
+ */
+typedef struct LpsMcHop {
+  uint64_t channel_id;
+  uint8_t pub_key[33];
+  /*
+   Amount to forward (msat); `amt_to_forward_msat` in Rust, Go and Python.
+   */
+  uint64_t amt_to_fwd_msat;
+  bool has_blinding_point;
+  bool has_custom_records;
+} LpsMcHop;
+
+/*
+ The route of a result.
+ */
+typedef struct LpsMcRoute {
+  uint8_t source_pub_key[33];
+  uint64_t total_amount_msat;
+  const struct LpsMcHop *hops;
+  size_t hops_len;
+} LpsMcRoute;
+
+/*
+ The outcome of one attempt. Input: borrowed for the call. Output: owned by the
+ enclosing list.
+ */
+typedef struct LpsMcResult {
+  uint64_t id;
+  /*
+   Time forwarded, unix nanoseconds (≥ 0); `time_forwarded` in Rust, Go and Python.
+   */
+  int64_t time_fwd_ns;
+  /*
+   Unix nanoseconds (≥ 0); results are keyed and ordered by it.
+   */
+  int64_t time_reply_ns;
+  struct LpsMcRoute route;
+  /*
+   true: no failure record (the failure fields are ignored). Note that a zeroed
+   struct is a failure (with neither source index nor message).
+   */
+  bool success;
+  bool has_failure_source_index;
+  uint8_t failure_source_index;
+  /*
+   Encoded wire failure message; len 0 = none.
+   */
+  struct LpsBytes failure_message;
+} LpsMcResult;
+
+/*
+ Stored results in key order. Lifetime: released with `lps_mc_result_list_free`.
+ Thread-safety: immutable.
+ */
+typedef struct LpsMcResultList {
+  const struct LpsMcResult *results;
+  size_t len;
+} LpsMcResultList;
+
+/*
+ Counters for observability.
+ */
+typedef struct LpsMcStats {
+  /*
+   Results waiting for the next flush.
+   */
+  uint64_t queued;
+  /*
+   Results in the store now.
+   */
+  uint64_t stored;
+  /*
+   Transactions committed by flushes (the flusher's, lps_mc_flush and close).
+   */
+  uint64_t flushes;
+  /*
+   Times the flusher thread woke up (0 while idle).
+   */
+  uint64_t wakeups;
+  /*
+   Results removed to respect max_records (also queued ones older than everything
+   kept, never written, and the trim when a namespace is opened with a lower limit).
+   */
+  uint64_t evicted;
+  /*
+   Undecodable entries deleted.
+   */
+  uint64_t corrupted_removed;
+} LpsMcStats;
+
+/*
  A page request over the payments in sequence order (docs/behaviour.md, "Queries").
  */
 typedef struct LpsQuery {
@@ -693,8 +693,8 @@ typedef struct LpsOptions {
 } LpsOptions;
 
 /*
- How well group commit coalesces writes (an addition to API.md, for observability
- and the benchmark).
+ How well group commit coalesces writes (an addition to the base contract, docs/c-api.md,
+ for observability and the benchmark).
  */
 typedef struct LpsCommitStats {
   /*
@@ -738,6 +738,88 @@ const char *lps_status_name(LpsStatus status);
  `lps_last_error` itself).
  */
 const char *lps_last_error(void);
+
+/*
+ Records a new payment, or restarts a FAILED one. `LPS_STATUS_PAYMENT_EXISTS`,
+ `_IN_FLIGHT` or `_ALREADY_PAID` when the hash is taken.
+ */
+LpsStatus lps_init_payment(struct LpsStore *store,
+                                const uint8_t *hash,
+                                const struct LpsCreationInfo *info);
+
+/*
+ Records one HTLC attempt, validated against the payment (docs/behaviour.md, Registering
+ an attempt). `out` (optional) receives the new state, to be freed with
+ `lps_payment_free`.
+ */
+LpsStatus lps_register_attempt(struct LpsStore *store,
+                                    const uint8_t *hash,
+                                    const struct LpsAttemptInfo *attempt,
+                                    struct LpsPayment **out);
+
+/*
+ Records an attempt's success; the preimage must hash to the attempt's hash.
+ */
+LpsStatus lps_settle_attempt(struct LpsStore *store,
+                                  const uint8_t *hash,
+                                  uint64_t attempt_id,
+                                  const struct LpsSettleInfo *settle,
+                                  struct LpsPayment **out);
+
+/*
+ Records an attempt's failure.
+ */
+LpsStatus lps_fail_attempt(struct LpsStore *store,
+                                const uint8_t *hash,
+                                uint64_t attempt_id,
+                                const struct LpsFailInfo *fail,
+                                struct LpsPayment **out);
+
+/*
+ Records that the router gave up (`reason` is an `LpsFailureReason`); allowed while
+ attempts are still in flight.
+ */
+LpsStatus lps_fail_payment(struct LpsStore *store,
+                                const uint8_t *hash,
+                                uint8_t reason,
+                                struct LpsPayment **out);
+
+/*
+ Reads one payment with all its attempts; free it with `lps_payment_free`.
+ */
+LpsStatus lps_fetch_payment(struct LpsStore *store,
+                                 const uint8_t *hash,
+                                 struct LpsPayment **out);
+
+/*
+ Every INITIATED or IN_FLIGHT payment, to resume after a restart; its cost depends
+ on their number only. Free the list with `lps_payment_list_free`.
+ */
+LpsStatus lps_fetch_inflight_payments(struct LpsStore *store, struct LpsPaymentList **out);
+
+/*
+ Removes the failed attempts of a terminal payment.
+ */
+LpsStatus lps_delete_failed_attempts(struct LpsStore *store, const uint8_t *hash);
+
+/*
+ Deletes a payment that is not IN_FLIGHT, or only its failed attempts. A deleted SUCCEEDED hash
+ stays `LPS_STATUS_ALREADY_PAID` for `lps_init_payment`.
+ */
+LpsStatus lps_delete_payment(struct LpsStore *store,
+                                  const uint8_t *hash,
+                                  bool failed_attempts_only);
+
+/*
+ Deletes every payment that is not IN_FLIGHT (INITIATED, SUCCEEDED and FAILED, as in
+ lnd; only FAILED ones if `failed_only`), or only their failed attempts, in bounded
+ transactions; `deleted` (optional) receives how many payments were deleted (0 when
+ only attempts were deleted).
+ */
+LpsStatus lps_delete_payments(struct LpsStore *store,
+                                   bool failed_only,
+                                   bool failed_attempts_only,
+                                   uint64_t *deleted);
 
 /*
  Writes the default options (1000 records, 1000 ms). NULL is ignored (with
@@ -826,8 +908,8 @@ LpsStatus lps_payment_allow_more_attempts(const struct LpsPayment *payment, bool
 
 /*
  The payment hash a preimage proves: SHA-256 of its 32 bytes, written to
- `out_hash[32]` (an addition to API.md, so that C hosts need no SHA-256 of their own).
- Thread-safe.
+ `out_hash[32]` (an addition to the base contract, docs/c-api.md, so that C hosts need no
+ SHA-256 of their own). Thread-safe.
  */
 LpsStatus lps_payment_hash(const uint8_t *preimage, uint8_t *out_hash);
 
@@ -917,87 +999,6 @@ void lps_subscription_close(struct LpsSubscription *sub);
  Closes if needed and frees. No other thread may be using `sub`. NULL is ignored.
  */
 void lps_subscription_free(struct LpsSubscription *sub);
-
-/*
- Records a new payment, or restarts a FAILED one. `LPS_STATUS_PAYMENT_EXISTS`,
- `_IN_FLIGHT` or `_ALREADY_PAID` when the hash is taken.
- */
-LpsStatus lps_init_payment(struct LpsStore *store,
-                                const uint8_t *hash,
-                                const struct LpsCreationInfo *info);
-
-/*
- Records one HTLC attempt, validated against the payment (SPEC §1.3). `out`
- (optional) receives the new state, to be freed with `lps_payment_free`.
- */
-LpsStatus lps_register_attempt(struct LpsStore *store,
-                                    const uint8_t *hash,
-                                    const struct LpsAttemptInfo *attempt,
-                                    struct LpsPayment **out);
-
-/*
- Records an attempt's success; the preimage must hash to the attempt's hash.
- */
-LpsStatus lps_settle_attempt(struct LpsStore *store,
-                                  const uint8_t *hash,
-                                  uint64_t attempt_id,
-                                  const struct LpsSettleInfo *settle,
-                                  struct LpsPayment **out);
-
-/*
- Records an attempt's failure.
- */
-LpsStatus lps_fail_attempt(struct LpsStore *store,
-                                const uint8_t *hash,
-                                uint64_t attempt_id,
-                                const struct LpsFailInfo *fail,
-                                struct LpsPayment **out);
-
-/*
- Records that the router gave up (`reason` is an `LpsFailureReason`); allowed while
- attempts are still in flight.
- */
-LpsStatus lps_fail_payment(struct LpsStore *store,
-                                const uint8_t *hash,
-                                uint8_t reason,
-                                struct LpsPayment **out);
-
-/*
- Reads one payment with all its attempts; free it with `lps_payment_free`.
- */
-LpsStatus lps_fetch_payment(struct LpsStore *store,
-                                 const uint8_t *hash,
-                                 struct LpsPayment **out);
-
-/*
- Every INITIATED or IN_FLIGHT payment, to resume after a restart; its cost depends
- on their number only. Free the list with `lps_payment_list_free`.
- */
-LpsStatus lps_fetch_inflight_payments(struct LpsStore *store, struct LpsPaymentList **out);
-
-/*
- Removes the failed attempts of a terminal payment.
- */
-LpsStatus lps_delete_failed_attempts(struct LpsStore *store, const uint8_t *hash);
-
-/*
- Deletes a payment that is not IN_FLIGHT, or only its failed attempts. A deleted SUCCEEDED hash
- stays `LPS_STATUS_ALREADY_PAID` for `lps_init_payment`.
- */
-LpsStatus lps_delete_payment(struct LpsStore *store,
-                                  const uint8_t *hash,
-                                  bool failed_attempts_only);
-
-/*
- Deletes every payment that is not IN_FLIGHT (INITIATED, SUCCEEDED and FAILED, as in
- lnd; only FAILED ones if `failed_only`), or only their failed attempts, in bounded
- transactions; `deleted` (optional) receives how many payments were deleted (0 when
- only attempts were deleted).
- */
-LpsStatus lps_delete_payments(struct LpsStore *store,
-                                   bool failed_only,
-                                   bool failed_attempts_only,
-                                   uint64_t *deleted);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -206,7 +206,8 @@ fn corrupt(mut buf: Vec<u8>, flips: &[(prop::sample::Index, u8)]) -> Vec<u8> {
 // ---------------------------------------------------------------------------------------
 
 /// A decoder's answer to any input: a value that re-encodes to itself, or `Corrupt`
-/// (SPEC §4: a corrupt record gives CORRUPT). Never a panic.
+/// (docs/behaviour.md, Errors and bad input: a corrupt record gives CORRUPT). Never a
+/// panic.
 fn check_decoder<T: PartialEq + std::fmt::Debug>(
     buf: &[u8],
     decode: fn(&[u8]) -> lnpaystore::Result<T>,

@@ -1,9 +1,10 @@
-//! Corrupt files (TARGETS.md, reliability "corrupt"): copies of a populated store with
+//! Corrupt files (docs/reliability.md, "corrupt"): copies of a populated store with
 //! random byte flips and truncations are opened and read in full, through the Rust API
 //! and (every third file) through the C ABI. Every step must give valid data or a
 //! storage error — `CORRUPT` or `IO`; also `VERSION` from open (a flip in the schema
-//! version), `SENT_EXCEEDS_TOTAL` (SPEC §1.2's corruption guard) and "not initiated"
-//! for a payment whose index entry the damage removed — and never panic, hang or crash.
+//! version), `SENT_EXCEEDS_TOTAL` (the corruption guard of docs/behaviour.md, Status) and
+//! "not initiated" for a payment whose index entry the damage removed — and never panic,
+//! hang or crash.
 //!
 //! Each file is read by a child process (this test binary re-executed), so that a crash
 //! is a finding rather than the end of the run, and a hang is killed after `TIMEOUT`.

@@ -360,7 +360,8 @@ fn register_validation_errors_reach_the_caller_and_change_nothing() {
     let mut blinded = attempt(2, 1000, None);
     blinded.route.hops[2].encrypted_data = vec![1, 2, 3];
     blinded.route.hops[2].total_amt_msat = 3000;
-    // SPEC order: the in-flight shard's MPP record is checked before blindedness.
+    // docs/behaviour.md's order: the in-flight shard's MPP record is checked before
+    // blindedness.
     assert_eq!(
         store.register_attempt(&hash, blinded),
         Err(Error::MppRecordInBlindedPayment)

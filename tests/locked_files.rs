@@ -1,4 +1,4 @@
-//! Locked files (TARGETS.md, reliability "locked"): a store file is open in one place
+//! Locked files (docs/reliability.md, "locked"): a store file is open in one place
 //! at a time. A second open — from this process or another, through Rust or the C ABI
 //! — fails with `LOCKED` and leaves the holder undisturbed; once the holder closes (or
 //! dies), the file opens again.

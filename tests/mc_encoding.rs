@@ -1,5 +1,5 @@
-//! Mission-control result encoding: byte vectors worked out by hand from SPEC §2 (lnd's
-//! encoding), rejections, and round trips.
+//! Mission-control result encoding: byte vectors worked out by hand from docs/behaviour.md
+//! (Mission control) (lnd's encoding), rejections, and round trips.
 
 use lnpaystore::codec::{decode_mc_result, encode_mc_result};
 use lnpaystore::{Error, McFailure, McHop, McResult, McRoute};

@@ -1,7 +1,7 @@
 //! Model-based property test: random operation sequences (including reopen) run against
-//! the store and against a small in-memory model of SPEC §1 written independently of the
-//! library's rules. Results, errors, queries and counts must match exactly; a failure
-//! shrinks to a short, readable sequence of `Op`s.
+//! the store and against a small in-memory model of the life cycle (docs/behaviour.md)
+//! written independently of the library's rules. Results, errors, queries and counts must
+//! match exactly; a failure shrinks to a short, readable sequence of `Op`s.
 //!
 //! `MODEL_CASES` sets the number of cases (default 1,000; the extended run uses 10,000).
 

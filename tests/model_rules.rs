@@ -1,6 +1,7 @@
-//! The pure domain model through the public API: status derivation (SPEC §1.2), the
-//! register rules of `verify_attempt` (SPEC §1.3), shape validation, and the router's
-//! decisions (lnd's Registrable / NeedWaitAttempts / AllowMoreAttempts / Terminated).
+//! The pure domain model through the public API: status derivation (docs/behaviour.md,
+//! Status), the register rules of `verify_attempt` (docs/behaviour.md, Registering an
+//! attempt), shape validation, and the router's decisions (lnd's Registrable /
+//! NeedWaitAttempts / AllowMoreAttempts / Terminated).
 
 use lnpaystore::{
     derive_state, validate_attempt_shape, validate_creation_info, verify_attempt, AttemptInfo,
@@ -134,7 +135,7 @@ fn payment(value_msat: u64, htlcs: Vec<HtlcAttempt>, reason: Option<FailureReaso
 }
 
 // ---------------------------------------------------------------------------------------
-// Status table (SPEC §1.2), one test per row
+// Status table (docs/behaviour.md, Status), one test per row
 // ---------------------------------------------------------------------------------------
 
 const VALUE: u64 = 10_000;
@@ -148,7 +149,7 @@ const FAILED_AMT: u64 = 4_000;
 const FAILED_FEE: u64 = 400;
 
 /// Builds a payment with (at most) one attempt of each kind and checks every field of the
-/// derived state against SPEC §1.2: failed attempts count for nothing.
+/// derived state against docs/behaviour.md, Status: failed attempts count for nothing.
 fn check_row(
     any_in_flight: bool,
     any_settled: bool,
@@ -784,9 +785,10 @@ fn verify_attempt_exists_among_many() {
 
 #[test]
 fn verify_first_in_flight_attempt_decides() {
-    // SPEC §1.3: the checks run per in-flight attempt, in order; the first failing
-    // check names the error. Attempt 1 has a different address, attempt 3 is non-MPP
-    // (inconsistent, but the guard must still answer deterministically).
+    // docs/behaviour.md, Registering an attempt: the checks run per in-flight attempt, in
+    // order; the first failing check names the error. Attempt 1 has a different address,
+    // attempt 3 is non-MPP (inconsistent, but the guard must still answer
+    // deterministically).
     let p = payment(
         1_000,
         vec![

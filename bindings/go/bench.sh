@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Life-cycle throughput from Go next to the Rust benchmark's, measured in one run
-# (TARGETS.md: compare ratios measured side by side, not absolute figures).
+# (docs/performance.md: compare ratios measured side by side, not absolute figures).
 #   bindings/go/bench.sh [payments]       (default 20000, as the Rust benchmark)
 # Both drive 64 threads/goroutines of full single-shard payments (init → register a
 # 3-hop attempt → settle) with durable commits and default options.

@@ -14,9 +14,9 @@ import (
 	"unsafe"
 )
 
-// Mission control (SPEC §2): the results of past payment attempts, from which path
-// finding rebuilds its model on start-up. They live in named namespaces of the
-// store's file, one MissionControl handle per open namespace.
+// Mission control (docs/behaviour.md, Mission control): the results of past payment
+// attempts, from which path finding rebuilds its model on start-up. They live in named
+// namespaces of the store's file, one MissionControl handle per open namespace.
 
 // McHop is one hop of the route of a mission-control result.
 type McHop struct {

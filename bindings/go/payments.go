@@ -7,9 +7,9 @@ import (
 	"unsafe"
 )
 
-// The control tower: the payment life cycle (SPEC §1.3), reads and deletions.
-// A nil info/attempt/settle/fail pointer is passed to C as NULL and reported as
-// ErrNullArgument.
+// The control tower: the payment life cycle (docs/behaviour.md, Life cycle), reads
+// and deletions. A nil info/attempt/settle/fail pointer is passed to C as NULL and
+// reported as ErrNullArgument.
 
 // cHash points C at a hash for the duration of one call (Go memory without
 // pointers, which cgo allows).
@@ -134,8 +134,9 @@ func (s *Store) InitPayment(hash Hash, info *CreationInfo) error {
 }
 
 // RegisterAttempt records one HTLC attempt, validated against the payment and its
-// other attempts (SPEC §1.3), and returns the payment's new state. Concurrent calls
-// for one payment are serialized by the store: they can never overpay.
+// other attempts (docs/behaviour.md, Registering an attempt), and returns the payment's new
+// state. Concurrent calls for one payment are serialized by the store: they can never
+// overpay.
 func (s *Store) RegisterAttempt(hash Hash, attempt *AttemptInfo) (*Payment, error) {
 	var a arena
 	defer a.free()

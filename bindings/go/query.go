@@ -8,8 +8,9 @@ import (
 	"time"
 )
 
-// Query asks for one page of payments. Its zero value asks for the oldest 100
-// payments of every status, as the Python binding's defaults do.
+// Query asks for one page of payments (docs/behaviour.md, Queries). Its zero
+// value asks for the oldest 100 payments of every status, as the Python binding's
+// defaults do.
 type Query struct {
 	// IndexOffset is exclusive: forwards, the page starts after it; reversed, it
 	// ends before it. 0 = from the oldest (forwards) or the newest (reversed).

@@ -13,7 +13,7 @@ use crate::fixture::{payment, FEE_PER_HOP, HOPS};
 /// A store handle shared by the benchmark threads (the C ABI is thread-safe).
 pub struct CStore(*mut LpsStore);
 
-// SAFETY: every export may be called on one LpsStore from many threads (API.md).
+// SAFETY: every export may be called on one LpsStore from many threads (docs/c-api.md).
 unsafe impl Send for CStore {}
 unsafe impl Sync for CStore {}
 

@@ -1,5 +1,5 @@
 //! Stores and payments for the scenarios. Large stores are filled through the public
-//! Rust API with `no_sync` and many threads (the "fast path" TARGETS.md allows for
+//! Rust API with `no_sync` and many threads (the "fast path" docs/performance.md allows for
 //! generation); the measured operations then run on the store reopened durable.
 
 use std::path::{Path, PathBuf};
@@ -77,8 +77,8 @@ impl TempStore {
     }
 }
 
-/// The disk's rate of 4 KiB write + fdatasync pairs, next to the store's own figures:
-/// TARGETS.md's reference machine does about 9,500 a second.
+/// The disk's rate of 4 KiB write + fdatasync pairs, printed beside the store's own
+/// figures (docs/performance.md gives the reference machine's).
 pub fn fdatasyncs_per_s() -> f64 {
     use std::io::{Seek, Write};
     let temp = TempStore::new();

@@ -1,5 +1,6 @@
-//! The benchmark program of TARGETS.md: one scenario per run, a readable table or (with
-//! `--json`) one JSON object per line; each figure with a target says whether it is met.
+//! The benchmark program (docs/performance.md): one scenario per run, a readable table or
+//! (with `--json`) one JSON object per line; each figure with a target says whether it is
+//! met.
 //!
 //! ```text
 //! cargo run --release --example bench -- SCENARIO [--json] [--threads N]

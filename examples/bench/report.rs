@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-/// One figure of a scenario, with its target when TARGETS.md sets one.
+/// One figure of a scenario, with its target when docs/performance.md sets one.
 pub struct Figure {
     pub name: &'static str,
     pub value: f64,

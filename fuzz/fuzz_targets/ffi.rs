@@ -1,9 +1,9 @@
-//! The C ABI fed with inputs built from arbitrary bytes (SPEC §4): creation infos,
-//! attempt infos with routes, hops and custom records, settle and fail infos, payment
-//! failure reasons, mission-control results and queries, with arbitrary lengths within
-//! fuzz-owned buffers, arbitrary enum bytes, and NULL wherever a caller might pass one.
-//! An input is a script of up to `MAX_OPS` calls (format: `Cursor` and `Gen` below;
-//! `src/gen_seeds.rs` writes the seeds in it).
+//! The C ABI fed with inputs built from arbitrary bytes (docs/behaviour.md, Errors and bad
+//! input): creation infos, attempt infos with routes, hops and custom records, settle and
+//! fail infos, payment failure reasons, mission-control results and queries, with arbitrary
+//! lengths within fuzz-owned buffers, arbitrary enum bytes, and NULL wherever a caller
+//! might pass one. An input is a script of up to `MAX_OPS` calls (format: `Cursor` and
+//! `Gen` below; `src/gen_seeds.rs` writes the seeds in it).
 //!
 //! Every call must return a status documented for that function (a healthy store never
 //! gives `IO`, `CORRUPT` or, outside lnd's inconsistent-payment decisions, `INTERNAL`),
@@ -136,9 +136,9 @@ const DELETE: &[S] = &[S::PaymentNotInitiated, S::PaymentInFlight];
 const READ: &[S] = &[];
 const MC_ADD: &[S] = &[S::InvalidArgument];
 const SUB_NEXT: &[S] = &[S::Timeout, S::EndOfStream];
-/// The decisions report inconsistent states as `INTERNAL` (API.md), as lnd does: e.g. an
-/// MPP payment whose one in-flight shard settled after the others failed is SUCCEEDED
-/// with an amount left to send. `decide` checks that this is the only reason.
+/// The decisions report inconsistent states as `INTERNAL` (docs/c-api.md), as lnd does:
+/// e.g. an MPP payment whose one in-flight shard settled after the others failed is
+/// SUCCEEDED with an amount left to send. `decide` checks that this is the only reason.
 const DECIDE: &[S] = &[S::Internal];
 
 /// Reads every byte an output points to, so that a dangling pointer is caught.

@@ -1,4 +1,5 @@
-//! The mission-control result decoder (lnd's TLV encoding, SPEC §2) on arbitrary rows.
+//! The mission-control result decoder (lnd's TLV encoding, docs/behaviour.md, Mission
+//! control) on arbitrary rows.
 //!
 //! Input: one byte choosing the key length (even: the real 49 bytes; odd: byte / 2,
 //! so wrong lengths are tried too), the key, then the stored value. A decode must

@@ -1,5 +1,5 @@
-//! lnd's encoding of mission-control results (SPEC §2): the same result gives the same
-//! bytes as lnd's `missioncontrol_store.go`.
+//! lnd's encoding of mission-control results (docs/behaviour.md, Mission control): the same
+//! result gives the same bytes as lnd's `missioncontrol_store.go`.
 //!
 //! Value: a TLV stream — 0 time forwarded (u64 BE), 1 time of reply (u64 BE), 2 route
 //! (nested: 0 source key, 1 total amount BigSize, 2 hops = BigSize count then each hop

@@ -53,8 +53,9 @@ pub extern "C" fn lps_init_payment(
     })
 }
 
-/// Records one HTLC attempt, validated against the payment (SPEC §1.3). `out`
-/// (optional) receives the new state, to be freed with `lps_payment_free`.
+/// Records one HTLC attempt, validated against the payment (docs/behaviour.md, Registering
+/// an attempt). `out` (optional) receives the new state, to be freed with
+/// `lps_payment_free`.
 #[no_mangle]
 pub extern "C" fn lps_register_attempt(
     store: *mut LpsStore,

@@ -1,4 +1,5 @@
-//! Mission control: namespaced results of past attempts (SPEC §2).
+//! Mission control: namespaced results of past attempts (docs/behaviour.md, Mission
+//! control).
 
 use std::ffi::c_char;
 use std::time::Duration;

@@ -7,12 +7,12 @@
 
 // Areas (the header lists their exports in this order).
 mod library;
+mod lifecycle;
 mod mc;
 mod payment;
 mod query;
 mod store;
 mod subscription;
-mod lifecycle;
 mod types;
 
 // Infrastructure.

@@ -307,8 +307,8 @@ pub extern "C" fn lps_payment_allow_more_attempts(
 }
 
 /// The payment hash a preimage proves: SHA-256 of its 32 bytes, written to
-/// `out_hash[32]` (an addition to API.md, so that C hosts need no SHA-256 of their own).
-/// Thread-safe.
+/// `out_hash[32]` (an addition to the base contract, docs/c-api.md, so that C hosts need no
+/// SHA-256 of their own). Thread-safe.
 #[no_mangle]
 pub extern "C" fn lps_payment_hash(preimage: *const u8, out_hash: *mut u8) -> LpsStatus {
     status("lps_payment_hash", || {

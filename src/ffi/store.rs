@@ -120,8 +120,8 @@ pub extern "C" fn lps_store_close(store: *mut LpsStore) -> LpsStatus {
     })
 }
 
-/// How well group commit coalesces writes (an addition to API.md, for observability
-/// and the benchmark).
+/// How well group commit coalesces writes (an addition to the base contract, docs/c-api.md,
+/// for observability and the benchmark).
 #[repr(C)]
 pub struct LpsCommitStats {
     /// Durable commits (transactions) so far.

@@ -1,5 +1,5 @@
-//! The mission-control store (SPEC §2): results of past attempts, kept per namespace so
-//! path finding can rebuild its model on start-up.
+//! The mission-control store (docs/behaviour.md, Mission control): results of past
+//! attempts, kept per namespace so path finding can rebuild its model on start-up.
 //!
 //! - `persisted`: the namespace's rows and the in-memory key set, and the difference a
 //!   flush writes (decided before its transaction, applied to memory after the commit).

@@ -1,4 +1,5 @@
-//! Status and state derivation: the table of SPEC §1.2, never stored as truth.
+//! Status and state derivation: the table of docs/behaviour.md, Status, never stored as
+//! truth.
 
 use super::enums::PaymentStatus;
 use super::types::{CreationInfo, HtlcAttempt, PaymentState};

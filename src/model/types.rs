@@ -191,7 +191,7 @@ pub struct Payment {
     pub state: PaymentState,
 }
 
-/// Derived figures a router decides from (SPEC §1.2).
+/// Derived figures a router decides from (docs/behaviour.md, Status).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PaymentState {
     pub num_attempts_in_flight: u32,

@@ -1,4 +1,5 @@
-//! Attempt and creation-info validation: the register rules of SPEC §1.3.
+//! Attempt and creation-info validation: the register rules of docs/behaviour.md,
+//! Registering an attempt.
 
 use super::types::{AttemptInfo, CreationInfo, CustomRecords, Payment, MIN_CUSTOM_RECORD_TYPE};
 use crate::error::{Error, Result};
@@ -47,7 +48,8 @@ pub fn validate_attempt_shape(attempt: &AttemptInfo) -> Result<()> {
 }
 
 /// Checks a new attempt against the payment's in-flight attempts and its value, in the
-/// order SPEC §1.3 gives (the first failing check names the error).
+/// order of docs/behaviour.md, "Registering an attempt" (the first failing check names
+/// the error).
 pub fn verify_attempt(payment: &Payment, attempt: &AttemptInfo) -> Result<()> {
     let route = &attempt.route;
     let blinded = route.is_blinded();

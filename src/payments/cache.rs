@@ -1,6 +1,7 @@
 //! The writer's cache of non-terminal payments. Every attempt operation needs the whole
-//! payment (validation looks at every attempt, and callers get the new state back);
-//! decoding it from its records was a third of the writer's time with MPP payments.
+//! payment (validation looks at every attempt, and callers get the new state back), and
+//! decoding it from its records was a large share of the writer's time with MPP payments
+//! (docs/performance.md).
 //!
 //! The cache holds payments as committed. Each try of a batch's transaction stages its
 //! changes in a fresh `BatchView`; they reach the cache only once the transaction

@@ -125,7 +125,8 @@ pub fn init(
     Payment::from_parts(seq, *hash, info.clone(), Vec::new(), None)
 }
 
-/// `register_attempt`: adds an in-flight attempt after the rules of SPEC §1.3.
+/// `register_attempt`: adds an in-flight attempt after the rules of docs/behaviour.md,
+/// Registering an attempt.
 pub fn register(
     tx: &mut dyn WriteTx,
     view: &mut BatchView,

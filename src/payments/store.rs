@@ -28,7 +28,7 @@ pub const DEFAULT_MAX_BATCH_SIZE: u32 = 1000;
 /// never waits long for it.
 pub const DELETE_CHUNK: usize = 500;
 
-/// One control-tower change to a payment (SPEC §1).
+/// One control-tower change to a payment (docs/behaviour.md, Life cycle).
 pub(crate) enum Change {
     Init(CreationInfo),
     Register(AttemptInfo),
@@ -329,8 +329,8 @@ impl Store {
         Ok(sub)
     }
 
-    /// Opens a mission-control namespace (SPEC §2) in this store's file; `Locked` if it
-    /// is already open on this store.
+    /// Opens a mission-control namespace (docs/behaviour.md, Mission control) in this
+    /// store's file; `Locked` if it is already open on this store.
     pub fn open_mission_control(
         &self,
         namespace: &str,

@@ -1,5 +1,5 @@
-/* An "outside" C program, written only from API.md (no test helpers, no crate sources):
- * it must compile with -std=c99 -Wall -Wextra -Werror -pedantic against
+/* An "outside" C program, written only from the header and docs/c-api.md (no test helpers,
+ * no crate sources): it must compile with -std=c99 -Wall -Wextra -Werror -pedantic against
  * include/lnpaystore.h and link against the built library unchanged.
  *
  * Pays one payment (preimage 32 zero bytes, whose SHA-256 is the payment hash below),

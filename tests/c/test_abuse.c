@@ -381,7 +381,7 @@ static void enum_ranges(void) {
             snprintf(name, sizeof name, "allow_more_attempts: status %u", bad[i]);
             ABUSE(name, lps_payment_allow_more_attempts(&copy, &flag), INVALID);
         }
-        /* Inconsistent states (API.md: LPS_STATUS_INTERNAL). */
+        /* Inconsistent states (docs/c-api.md: LPS_STATUS_INTERNAL). */
         copy = *fetched;
         copy.status = LPS_PAYMENT_STATUS_SUCCEEDED;
         copy.state.remaining_amt_msat = 1;

@@ -1,6 +1,7 @@
-/* Life-cycle scenarios through the C ABI (SPEC §1): single and multi-shard payments,
- * failures and re-init, double-pay protection, the register/settle/fail rules, field
- * round trips, queries, deletes, counts, restart and resume, compaction. */
+/* Life-cycle scenarios through the C ABI (docs/behaviour.md, Life cycle): single and
+ * multi-shard payments, failures and re-init, double-pay protection, the
+ * register/settle/fail rules, field round trips, queries, deletes, counts, restart and
+ * resume, compaction. */
 
 #define _XOPEN_SOURCE 700
 
@@ -1493,7 +1494,8 @@ static void *register_shards(void *arg) {
     return NULL;
 }
 
-/* Racing threads registering shards on one payment never overpay (SPEC §1.3). */
+/* Racing threads registering shards on one payment never overpay (docs/behaviour.md,
+ * Registering an attempt). */
 static void concurrent_shards_never_overpay(void) {
     h_env e;
     h_pay p;

@@ -1,5 +1,6 @@
-/* Mission control through the C ABI (SPEC §2): namespaces, flush, fetch_all round
- * trip, eviction, clear, persistence, and handles that outlive lps_store_close. */
+/* Mission control through the C ABI (docs/behaviour.md, Mission control): namespaces,
+ * flush, fetch_all round trip, eviction, clear, persistence, and handles that outlive
+ * lps_store_close. */
 
 #define _XOPEN_SOURCE 700
 

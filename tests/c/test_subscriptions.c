@@ -1,6 +1,7 @@
 /* Subscriptions with a reader thread per subscription (pthreads): order of events, end of
  * stream after the terminal event, subscribe-all, closing from another thread, timeouts,
- * unknown hashes, and subscriptions that outlive their store (SPEC §1.5). */
+ * unknown hashes, and subscriptions that outlive their store (docs/behaviour.md,
+ * Subscriptions). */
 
 #define _XOPEN_SOURCE 700
 

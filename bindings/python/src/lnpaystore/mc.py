@@ -1,5 +1,5 @@
 """Mission control: the results of past payment attempts, which path finding learns
-from (SPEC §2), kept in named namespaces of a store's file.
+from (docs/behaviour.md, Mission control), kept in named namespaces of a store's file.
 
 ::
 

@@ -183,7 +183,7 @@ class Store(Managed[Any]):
         creation_date_end: DateLike = None,
         omit_hops: bool = False,
     ) -> QueryResponse:
-        """One page of payments (SPEC §1.4), in ascending sequence order.
+        """One page of payments (docs/behaviour.md, Queries), in ascending sequence order.
 
         ``index_offset`` is exclusive (forwards: start after it; reversed: end before
         it; 0 = from the oldest, or the newest when reversed). ``max_payments`` 0 means
