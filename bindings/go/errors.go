@@ -27,7 +27,7 @@ func (s Status) String() string {
 // Error is a failure reported by the library: its status code, the C function that
 // failed and its message.
 //
-// Compare errors with errors.Is and the sentinels below, which match any *Error
+// Compare errors with errors.Is and the Err sentinels (status.go), which match any *Error
 // with the same Code whatever its message.
 type Error struct {
 	Code Status
