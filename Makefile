@@ -2,7 +2,7 @@
 CARGO ?= cargo
 CC ?= cc
 
-.PHONY: demo test lint unit ctest ctest-asan ctest-valgrind header-check status-tables status-check gotest gobench pytest fuzz reliability-long bench clean FORCE
+.PHONY: demo test lint unit ctest ctest-asan ctest-valgrind header header-check status-tables status-check gotest gobench pytest fuzz reliability-long bench clean FORCE
 
 BUILD := build
 LIBDIR := target/release
@@ -30,28 +30,32 @@ test: lint unit status-check ctest gotest pytest fuzz
 lint:
 	$(CARGO) fmt --all -- --check
 	cd fuzz && $(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 unit:
 	$(CARGO) test --all-targets
 
-## The release library (cargo decides whether anything needs rebuilding; the build also
-## regenerates $(HEADER)).
+## The release library (cargo decides whether anything needs rebuilding).
 $(LIB): FORCE
 	$(CARGO) build --release
 
-## The committed header must be what the build generates (CI fails on drift).
-header-check: $(LIB)
-	git diff --exit-code -- include/
+## The C header, generated from src/ffi by tools/header (pinned cbindgen) and committed:
+## run after changing an export.
+header:
+	$(CARGO) run --quiet -p lnpaystore-header
+
+## The committed header must be what src/ffi generates (CI fails on drift).
+header-check:
+	$(CARGO) run --quiet -p lnpaystore-header -- --check
 
 ## The status codes are defined once (LpsStatus in src/error.rs); the header gets them
-## from the build, and tools/status_tables.py copies them from the header into the Go
+## from `make header`, and tools/status_tables.py copies them from the header into the Go
 ## constants (bindings/go/status.go), the Python exceptions (errors.py) and
 ## docs/c-api.md. status-tables rewrites those; status-check fails on drift.
-status-tables: $(LIB)
+status-tables: header
 	python3 tools/status_tables.py
 
-status-check: $(LIB)
+status-check: header-check
 	python3 tools/status_tables.py --check
 
 ## C tests (tests/c): built with AddressSanitizer + UBSan and run; built without and run
