@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The Python binding's checks, as CI runs them, on a fresh clone or an existing tree:
-# builds the library, creates or updates the virtual environment <repo>/.venv, installs
-# the package with its test tools, then runs ruff (lint and format), mypy --strict (the
-# package and the tests, which use its public API as a caller would), and pytest.
+# creates or updates the virtual environment <repo>/.venv, installs the package in
+# editable mode with its test tools (which builds the Rust library into
+# src/lnpaystore/_lib/, where the package loads it from), then runs ruff (lint and
+# format), mypy --strict (the package and the tests, which use its public API as a caller
+# would), and pytest.
 #
 #   bindings/python/test.sh [pytest arguments...]
 #
@@ -17,18 +19,14 @@ python="${PYTHON:-python3}"
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "cargo build --release"
-(cd "$repo" && cargo build --release)
-
 step "virtual environment $venv"
 if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv"
 fi
+step "pip install -e (cargo builds the library into src/lnpaystore/_lib)"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-    "$here" pytest mypy ruff
+    -e "$here" pytest mypy ruff
 
-# The installed package finds the library in the repository's target/release by
-# walking up from the current directory.
 cd "$here"
 step "ruff check"
 "$venv/bin/ruff" check .

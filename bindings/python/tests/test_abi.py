@@ -184,24 +184,13 @@ def test_loaded_library_reports_its_versions() -> None:
 # -- finding the library ----------------------------------------------------------------
 
 
-def test_candidates_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_candidates_are_the_override_or_the_package_copy(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.delenv(_ffi.ENV_LIB, raising=False)
-    monkeypatch.setenv(_ffi.ENV_REPO, str(tmp_path / "repo"))
-    (tmp_path / "outer" / "inner" / "deeper").mkdir(parents=True)
-    (tmp_path / "outer" / "Cargo.toml").touch()
-    (tmp_path / "outer" / "inner" / "Cargo.toml").touch()
-    monkeypatch.chdir(tmp_path / "outer" / "inner" / "deeper")
-    found = _ffi.candidates()
-    name = _ffi.library_file_name()
-    assert found[0] == Path(_ffi.__file__).resolve().parent / "_lib" / name
-    assert found[1] == tmp_path / "repo" / "target" / "release" / name
-    # Then the directories with a Cargo.toml, nearest first.
-    outer = tmp_path.resolve() / "outer"
-    builds = [p for p in found if outer in p.parents]
-    assert builds == [
-        outer / "inner" / "target" / "release" / name,
-        outer / "target" / "release" / name,
-    ]
+    monkeypatch.chdir(tmp_path)
+    package_copy = Path(_ffi.__file__).resolve().parent / "_lib" / _ffi.library_file_name()
+    assert _ffi.candidates() == [package_copy]
     # An explicit LNPAYSTORE_LIB is the only candidate: no silent fallback.
     monkeypatch.setenv(_ffi.ENV_LIB, "/nowhere/lib.so")
     assert _ffi.candidates() == [Path("/nowhere/lib.so")]
@@ -230,13 +219,28 @@ def test_lookup_uses_env_lib_then_reports_it_when_missing(tmp_path: Path) -> Non
     assert "nope.so" in missing.stderr
 
 
-def test_lookup_finds_the_repository_build(tmp_path: Path) -> None:
-    code = "import lnpaystore; print(lnpaystore.library_path())"
-    via_env = _run_python(code, tmp_path, {_ffi.ENV_REPO: str(REPO)})
-    built = str(REPO / "target" / "release" / _ffi.library_file_name())
-    assert via_env.stdout.strip() == built, via_env.stderr
-    via_cwd = _run_python(code, REPO / "bindings", {})
-    assert via_cwd.stdout.strip() == built, via_cwd.stderr
+def test_a_library_under_the_current_directory_is_never_loaded(tmp_path: Path) -> None:
+    # A directory that looks like a checkout, with a real library in target/release:
+    # loading code from wherever the caller stands would run whatever a directory holds.
+    package = Path(lnpaystore.__file__).parent
+    site = tmp_path / "site"
+    shutil.copytree(
+        package, site / "lnpaystore", ignore=shutil.ignore_patterns("__pycache__", "_lib")
+    )
+    work = tmp_path / "work"
+    (work / "target" / "release").mkdir(parents=True)
+    (work / "Cargo.toml").touch()
+    planted = work / "target" / "release" / _ffi.library_file_name()
+    shutil.copy(lnpaystore.library_path(), planted)
+    result = _run_python(
+        "import lnpaystore; print(lnpaystore.library_path())",
+        work / "target",
+        {"PYTHONPATH": str(site)},
+    )
+    assert result.returncode != 0, result.stdout
+    assert "LibraryError" in result.stderr
+    assert "LNPAYSTORE_LIB" in result.stderr  # says how to choose a library explicitly
+    assert str(planted) not in result.stdout
 
 
 def test_lookup_prefers_a_copy_shipped_in_the_package(tmp_path: Path) -> None:

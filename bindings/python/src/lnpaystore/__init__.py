@@ -1,8 +1,8 @@
 """lnpaystore: a crash-safe store for a Lightning node's outgoing payments.
 
-Python binding (ctypes) of the C library ``liblnpaystore``. The library is found
-through ``$LNPAYSTORE_LIB``, a copy shipped in this package, or a repository's
-``target/release`` (see :func:`library_path`), and loaded on first use::
+Python binding (ctypes) of the C library ``liblnpaystore``. The library ships inside
+this package (``$LNPAYSTORE_LIB`` overrides it, see :func:`library_path`) and is loaded
+on first use::
 
     from lnpaystore import Store, CreationInfo
 
@@ -18,6 +18,7 @@ through ``$LNPAYSTORE_LIB``, a copy shipped in this package, or a repository's
 from __future__ import annotations
 
 import ctypes
+from importlib import metadata as _metadata
 
 from . import _convert, _ffi, errors, model
 from .errors import *  # noqa: F403  (one exception class per status code, generated)
@@ -47,7 +48,11 @@ from .model import (
 )
 from .store import Store, Subscription
 
-__version__ = "0.1.0"
+try:
+    # The installed distribution's version: the crate's (setup.py reads Cargo.toml).
+    __version__ = _metadata.version("lnpaystore")
+except _metadata.PackageNotFoundError:  # imported from a source tree, not installed
+    __version__ = "unknown"
 
 #: The C ABI version this package was written for.
 ABI_VERSION = _ffi.ABI_VERSION

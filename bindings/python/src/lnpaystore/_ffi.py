@@ -33,9 +33,8 @@ from .errors import LibraryError, error_for
 #: The ABI version this package was written against (``LPS_ABI_VERSION`` in the header).
 ABI_VERSION = 1
 
-#: Environment variables consulted by :func:`find_library`.
+#: The environment variable that names the library to load instead of the package's own.
 ENV_LIB = "LNPAYSTORE_LIB"
-ENV_REPO = "LNPAYSTORE_REPO"
 
 LPS_MAX_BYTES_LEN = 1 << 20
 LPS_MAX_ARRAY_LEN = 65535
@@ -408,35 +407,16 @@ def library_file_name() -> str:
     return "liblnpaystore.so"
 
 
-def _repo_build(repo: Path) -> Path:
-    return repo / "target" / "release" / library_file_name()
-
-
 def candidates() -> list[Path]:
-    """Where the library is looked for, in order: ``$LNPAYSTORE_LIB`` (alone: an explicit
-    choice is never silently replaced); a copy shipped in the package
-    (``lnpaystore/_lib/``); the build output (``target/release``) of the repository
-    named by ``$LNPAYSTORE_REPO``, of the repository the package is part of (a source
-    checkout or an editable install: ``bindings/python/src/lnpaystore`` is four levels
-    below its root), then of each directory from the current one up that holds a
-    ``Cargo.toml``."""
+    """Where the library is looked for: ``$LNPAYSTORE_LIB`` alone when it is set (an
+    explicit choice is never silently replaced), else the copy built into the package,
+    ``lnpaystore/_lib/`` (by ``pip install`` or ``pip wheel``; an editable install builds
+    it into the source tree). Never the current directory or its parents: that would load
+    whatever library the directory a program runs in happens to hold."""
     env_lib = os.environ.get(ENV_LIB)
     if env_lib:
         return [Path(env_lib)]
-    here = Path(__file__).resolve().parent
-    found = [here / "_lib" / library_file_name()]
-    env_repo = os.environ.get(ENV_REPO)
-    if env_repo:
-        found.append(_repo_build(Path(env_repo)))
-    repos = [here.parents[3]] if len(here.parents) > 3 else []
-    cwd = Path.cwd().resolve()
-    repos += [cwd, *cwd.parents]
-    found += [_repo_build(r) for r in repos if (r / "Cargo.toml").is_file()]
-    unique: list[Path] = []
-    for path in found:
-        if path not in unique:
-            unique.append(path)
-    return unique
+    return [Path(__file__).resolve().parent / "_lib" / library_file_name()]
 
 
 def find_library() -> Path:
@@ -444,12 +424,12 @@ def find_library() -> Path:
     for path in tried:
         if path.is_file():
             return path
-    where = "\n  ".join(str(p) for p in tried)
+    if os.environ.get(ENV_LIB):
+        raise LibraryError(f"{tried[0]} (from {ENV_LIB}) does not exist")
     raise LibraryError(
-        f"{library_file_name()} not found; tried:\n  {where}\n"
-        f"Build it with `cargo build --release` at the repository root and run from "
-        f"inside the repository, or set {ENV_LIB} to the library's path (or {ENV_REPO} "
-        f"to the repository)."
+        f"{tried[0]} not found: this lnpaystore package was installed without its "
+        f"library. Install it with `pip install <repository>/bindings/python` (builds the "
+        f"library; needs a Rust toolchain), or set {ENV_LIB} to the library's path."
     )
 
 
