@@ -2,12 +2,19 @@
 CARGO ?= cargo
 CC ?= cc
 
-.PHONY: demo test lint unit ctest ctest-asan ctest-valgrind header header-check status-tables status-check gotest gobench pytest fuzz reliability-long bench clean FORCE
+.PHONY: demo test lint versions unit lib ctest ctest-asan ctest-valgrind header header-check status-tables status-check gotest gobench pytest fuzz reliability-long bench install uninstall install-check wheel-check clean FORCE
 
 BUILD := build
 LIBDIR := target/release
 LIB := $(LIBDIR)/liblnpaystore.so
 HEADER := include/lnpaystore.h
+
+# The versions, each written in one place: the package's in Cargo.toml, the C ABI's in
+# src/ffi/library.rs (it is also the SONAME's number, see build.rs).
+VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
+ABI_VERSION := $(shell sed -n 's/^pub const LPS_ABI_VERSION: u32 = \([0-9]*\);$$/\1/p' src/ffi/library.rs)
+SONAME := liblnpaystore.so.$(ABI_VERSION)
+REALNAME := $(SONAME).$(VERSION)
 
 # C programs link the shared library and find it at run time through their rpath.
 C_WARN := -std=c99 -Wall -Wextra -Werror -pedantic
@@ -25,19 +32,42 @@ $(BUILD)/demo: examples/demo.c $(HEADER) $(LIB)
 	$(CC) $(C_WARN) $(PLAIN_FLAGS) -Iinclude -o $@ examples/demo.c $(C_LINK)
 
 ## Every test, as CI runs it.
-test: lint unit status-check ctest gotest pytest fuzz
+test: lint versions unit status-check ctest gotest pytest install-check wheel-check fuzz
 
 lint:
 	$(CARGO) fmt --all -- --check
 	cd fuzz && $(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+## The versions agree: CHANGELOG, Cargo.lock, the Python binding's ABI version.
+versions:
+	tests/versions.sh
+
 unit:
 	$(CARGO) test --all-targets
 
-## The release library (cargo decides whether anything needs rebuilding).
+## The release library (cargo decides whether anything needs rebuilding), with the link
+## named by its SONAME, so that programs linked against it run from the build tree.
+# FEATURES: the library's cargo features, as releases build it (bindings/python/setup.py
+# lists the same for the wheel).
+FEATURES ?=
 $(LIB): FORCE
-	$(CARGO) build --release
+	$(CARGO) build --release $(if $(FEATURES),--features "$(FEATURES)")
+	ln -sf liblnpaystore.so $(LIBDIR)/$(SONAME)
+
+## The library and an uninstalled pkg-config file for it (with an rpath to the build
+## tree): PKG_CONFIG_PATH=$(CURDIR)/target/pkgconfig builds the Go binding against it.
+DEV_PC := target/pkgconfig/lnpaystore.pc
+lib: $(LIB)
+	@mkdir -p $(dir $(DEV_PC))
+	$(call pc_file,$(CURDIR),$(CURDIR)/$(LIBDIR),$(CURDIR)/include,-Wl$(comma)-rpath$(comma)$${libdir} ) > $(DEV_PC)
+
+comma := ,
+# $(call pc_file,prefix,libdir,includedir,extra link flags)
+define pc_file
+sed -e 's|@PREFIX@|$(1)|' -e 's|@LIBDIR@|$(2)|' -e 's|@INCLUDEDIR@|$(3)|' \
+	-e 's|@RPATH@|$(4)|' -e 's|@VERSION@|$(VERSION)|' lnpaystore.pc.in
+endef
 
 ## The C header, generated from src/ffi by tools/header (pinned cbindgen) and committed:
 ## run after changing an export.
@@ -109,16 +139,18 @@ $(BUILD)/c/plain/outside: tests/c/outside.c $(HEADER) $(LIB)
 	$(CC) $(C_WARN) $(PLAIN_FLAGS) -Iinclude -o $@ tests/c/outside.c $(C_LINK)
 
 ## Go binding (bindings/go): gofmt, vet, -race, GOGC=1 + cgocheck, cgocheck2, and an
-## outside module (tests/go-consumer) importing it through a replace directive.
-gotest: $(LIB)
+## outside module (tests/go-consumer) importing it through a replace directive. Builds
+## against target/pkgconfig (`make lib`).
+gotest:
 	bindings/go/test.sh
 
-## Python binding and CLI (bindings/python): ruff, mypy --strict, pytest, in ./.venv.
-pytest: $(LIB)
+## Python binding and CLI (bindings/python): ruff, mypy --strict, pytest, in ./.venv
+## (an editable install, which builds the library into the package's source tree).
+pytest:
 	bindings/python/test.sh
 
 ## Go life-cycle payments/s next to the Rust benchmark, one run.
-gobench: $(LIB)
+gobench:
 	bindings/go/bench.sh
 
 ## Fuzzing (fuzz/): every target, briefly (20 s each with AddressSanitizer); fails on a crash.
@@ -139,6 +171,44 @@ reliability-long:
 SCENARIO ?= all
 bench:
 	$(CARGO) run --release --example bench -- $(SCENARIO)
+
+## Installation for C and Go (pkg-config): `make install PREFIX=/usr/local DESTDIR=`.
+## Installs the shared library as $(REALNAME) with the links $(SONAME) (its SONAME)
+## and liblnpaystore.so, the static archive, the header and lnpaystore.pc; both
+## libraries are stripped. Builds the library first if target/release has none.
+PREFIX ?= /usr/local
+DESTDIR ?=
+libdir ?= $(PREFIX)/lib
+includedir ?= $(PREFIX)/include
+pkgconfigdir ?= $(libdir)/pkgconfig
+INSTALL ?= install
+STRIP ?= strip
+
+install: $(if $(wildcard $(LIB) $(LIBDIR)/liblnpaystore.a),,lib)
+	$(INSTALL) -d $(DESTDIR)$(libdir) $(DESTDIR)$(includedir) $(DESTDIR)$(pkgconfigdir)
+	$(INSTALL) -m 755 $(LIB) $(DESTDIR)$(libdir)/$(REALNAME)
+	$(STRIP) --strip-unneeded $(DESTDIR)$(libdir)/$(REALNAME)
+	ln -sf $(REALNAME) $(DESTDIR)$(libdir)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(libdir)/liblnpaystore.so
+	$(INSTALL) -m 644 $(LIBDIR)/liblnpaystore.a $(DESTDIR)$(libdir)/liblnpaystore.a
+	$(STRIP) --strip-debug $(DESTDIR)$(libdir)/liblnpaystore.a
+	$(INSTALL) -m 644 $(HEADER) $(DESTDIR)$(includedir)/lnpaystore.h
+	$(call pc_file,$(PREFIX),$(libdir),$(includedir),) > $(DESTDIR)$(pkgconfigdir)/lnpaystore.pc
+
+## `make install` into a temporary prefix, then the C demo and the Go consumer built
+## with pkg-config only (shared, library-static, fully static); staged install; uninstall.
+install-check: lib
+	tests/install/run.sh
+
+## `pip wheel ./bindings/python`, installed into a fresh venv outside the repository:
+## a payment's life cycle and the lnpaystore tool, with no LNPAYSTORE_* variable set.
+wheel-check:
+	tests/install/wheel.sh
+
+uninstall:
+	rm -f $(DESTDIR)$(libdir)/$(REALNAME) $(DESTDIR)$(libdir)/$(SONAME) \
+		$(DESTDIR)$(libdir)/liblnpaystore.so $(DESTDIR)$(libdir)/liblnpaystore.a \
+		$(DESTDIR)$(includedir)/lnpaystore.h $(DESTDIR)$(pkgconfigdir)/lnpaystore.pc
 
 clean:
 	$(CARGO) clean

@@ -11,6 +11,8 @@ root="$(cd "$here/../.." && pwd)"
 payments="${1:-20000}"
 
 (cd "$root" && cargo build --release --example bench)
+make -C "$root" --no-print-directory lib
+export PKG_CONFIG_PATH="$root/target/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 
 cd "$here"
 go_line="$(go test -count=1 -run '^$' -bench '^BenchmarkLifecycle$' -benchtime "${payments}x" . | grep '^BenchmarkLifecycle')"

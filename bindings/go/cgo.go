@@ -2,9 +2,10 @@
 // a Lightning node's outgoing payments (lnd's payment control tower and payments
 // database, behind a C ABI).
 //
-// The binding links the static library target/release/liblnpaystore.a of the
-// repository (build it first with `cargo build --release` at the repository root), so
-// a program that uses it needs nothing at run time.
+// The binding finds the C library through pkg-config (package lnpaystore): install it
+// with `make install` at the repository root, or point PKG_CONFIG_PATH at the directory
+// of its lnpaystore.pc. See README.md for static linking and for development in the
+// repository.
 //
 // # Ownership
 //
@@ -32,8 +33,7 @@ package lnpaystore
 // includes the header for its declarations.
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo LDFLAGS: ${SRCDIR}/../../target/release/liblnpaystore.a -lm -ldl -lpthread
+#cgo pkg-config: lnpaystore
 #include "lnpaystore.h"
 */
 import "C"

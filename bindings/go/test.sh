@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Every check of the Go binding, as CI runs them, from a fresh clone:
 #   bindings/go/test.sh
-# Builds the Rust library (the binding links target/release/liblnpaystore.a), then
-# gofmt, go vet, the tests under the race detector, the tests again with a tiny GC
-# target and cgo pointer checks (default and strict), and finally a separate Go
-# module that imports the binding through a replace directive.
+# Builds the Rust library and its uninstalled pkg-config file (`make lib`: the binding
+# finds the library through pkg-config, here target/pkgconfig/lnpaystore.pc, which links
+# target/release/liblnpaystore.so with an rpath), then gofmt, go vet, the tests under
+# the race detector, the tests again with a tiny GC target and cgo pointer checks
+# (default and strict), and finally a separate Go module that imports the binding
+# through a replace directive.
 #
-# -count=1 everywhere: Go's test cache does not know about the Rust archive, so a
+# -count=1 everywhere: Go's test cache does not know about the Rust library, so a
 # rebuilt library must not be hidden behind cached results.
 set -euo pipefail
 
@@ -15,8 +17,9 @@ root="$(cd "$here/../.." && pwd)"
 start=$SECONDS
 step() { printf '\n== %s (%ds)\n' "$*" $((SECONDS - start)); }
 
-step "cargo build --release"
-(cd "$root" && cargo build --release)
+step "make lib (the library and target/pkgconfig/lnpaystore.pc)"
+make -C "$root" --no-print-directory lib
+export PKG_CONFIG_PATH="$root/target/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 
 cd "$here"
 step "gofmt"
