@@ -53,6 +53,10 @@ cc -std=c99 $cflags -o "$tmp/demo-static" "$root/examples/demo.c" \
 "$tmp/demo-static" "$tmp/demo-static.db" >/dev/null
 
 step "Go: tests/go-consumer against the installed library"
+# A build cache of its own: Go's cache does not notice when pkg-config's answer changes,
+# so the binding compiled against the repository's target/ (make gotest) would be
+# reused here, rpath and all, and nothing below would test the installed prefix.
+export GOCACHE="$tmp/gocache"
 cd "$root/tests/go-consumer"
 go build -o "$tmp/go-shared" .
 LD_LIBRARY_PATH="$lib" "$tmp/go-shared"
@@ -78,7 +82,7 @@ grep -q "not a dynamic executable" <<<"$needs" || fail "go-static is dynamic: $n
 
 step "Go: without the library, the build says so"
 # A CGO_CFLAGS of its own, so that Go's build cache (which would reuse the builds above
-# without asking pkg-config) does not hide what a user without the library sees.
+# without asking pkg-config again) does not hide what a user without the library sees.
 if PKG_CONFIG_PATH="$tmp/none" CGO_CFLAGS="-O2 -g -DLPS_UNCACHED=$$" \
     go build -o "$tmp/go-none" . 2>"$tmp/none.log"; then
     fail "the build succeeded without lnpaystore.pc"
