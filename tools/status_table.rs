@@ -16,8 +16,7 @@ struct Code {
 
 pub fn generate(error_rs: &Path, out: &Path) {
     let source = std::fs::read_to_string(error_rs).expect("src/error.rs is readable");
-    let file = syn::parse_file(&source).expect("src/error.rs parses");
-    let mut codes = status_codes(&file);
+    let mut codes = status_codes(&source);
     codes.sort_by_key(|c| c.number);
     // One line per code, `line` filling in its variant, number and C name.
     let lines = |line: &dyn Fn(&str, i64, &str) -> String| {
@@ -77,33 +76,31 @@ impl Error {{
     std::fs::write(out, rs).expect("write the status table");
 }
 
-/// The variants of `enum LpsStatus` with their explicit numbers.
-fn status_codes(file: &syn::File) -> Vec<Code> {
-    let e = file
-        .items
-        .iter()
-        .find_map(|item| match item {
-            syn::Item::Enum(e) if e.ident == "LpsStatus" => Some(e),
-            _ => None,
-        })
-        .expect("src/error.rs defines enum LpsStatus");
-    e.variants
-        .iter()
-        .map(|v| {
-            let number = match &v.discriminant {
-                Some((
-                    _,
-                    syn::Expr::Lit(syn::ExprLit {
-                        lit: syn::Lit::Int(n),
-                        ..
-                    }),
-                )) => n
-                    .base10_parse::<i64>()
-                    .expect("a status number is an integer"),
-                _ => panic!("LpsStatus::{} needs an explicit number", v.ident),
+/// The variants of `enum LpsStatus` with their explicit numbers. The enum is written in
+/// one fixed form (doc comments, then `Name = number,` per line), so reading it line by
+/// line needs no Rust parser in the build (which would add crates to every build of the
+/// library); anything else inside the enum stops the build with the line it did not read.
+fn status_codes(source: &str) -> Vec<Code> {
+    let body = source
+        .split_once("pub enum LpsStatus {")
+        .and_then(|(_, rest)| rest.split_once("\n}"))
+        .map(|(body, _)| body)
+        .expect("src/error.rs defines `pub enum LpsStatus { ... }`");
+    body.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("//"))
+        .map(|line| {
+            let parsed = line.strip_suffix(',').and_then(|l| l.split_once(" = "));
+            let Some((variant, number)) = parsed else {
+                panic!("LpsStatus: expected `Name = number,`, found `{line}`");
             };
+            let number = number
+                .parse()
+                .unwrap_or_else(|_| panic!("LpsStatus::{variant}: `{number}` is not a number"));
+            let plain = variant.chars().all(|c| c.is_ascii_alphanumeric());
+            assert!(plain, "LpsStatus: `{variant}` is not a plain variant name");
             Code {
-                variant: v.ident.to_string(),
+                variant: variant.to_string(),
                 number,
             }
         })
