@@ -26,6 +26,11 @@
 #define LPS_ABI_VERSION 1
 
 /*
+ Most payments one `lps_import_payments` call accepts.
+ */
+#define LPS_MAX_IMPORT_PAYMENTS (1 << 20)
+
+/*
  Longest byte field accepted (payment requests, failure messages, TLV values).
  */
 #define LPS_MAX_BYTES_LEN (1 << 20)
@@ -183,6 +188,10 @@ typedef enum LpsStatus {
    SHA-256 of the preimage differs from the attempt's hash.
    */
   LPS_STATUS_PREIMAGE_MISMATCH = 123,
+  /*
+   Import: the sequence number already belongs to a payment.
+   */
+  LPS_STATUS_SEQUENCE_NUM_EXISTS = 124,
 } LpsStatus;
 
 /*
@@ -711,6 +720,69 @@ typedef struct LpsCommitStats {
   uint64_t max_batch;
 } LpsCommitStats;
 
+/*
+ A whole payment to import, in its final state (input, borrowed for the call). Its
+ status is derived from the attempts and the failure reason, as for every payment.
+ */
+typedef struct LpsImportPayment {
+  /*
+   Kept as given (1 ..= UINT64_MAX - 1).
+   */
+  uint64_t sequence_num;
+  uint8_t payment_hash[32];
+  struct LpsCreationInfo info;
+  /*
+   Every attempt with its outcome: `settle` and `failure` NULL while in flight, at
+   most one of them set.
+   */
+  const struct LpsHtlcAttempt *htlcs;
+  size_t htlcs_len;
+  bool has_failure_reason;
+  /*
+   `LpsFailureReason`, read if `has_failure_reason`.
+   */
+  uint8_t failure_reason;
+} LpsImportPayment;
+
+/*
+ One payment the import refused.
+ */
+typedef struct LpsImportRefusal {
+  /*
+   Position of the payment in the call's `payments` array.
+   */
+  size_t index;
+  uint64_t sequence_num;
+  uint8_t payment_hash[32];
+  /*
+   Why: `LPS_STATUS_PAYMENT_EXISTS` (the hash has a payment),
+   `LPS_STATUS_ALREADY_PAID` (the hash was paid and its payment deleted),
+   `LPS_STATUS_SEQUENCE_NUM_EXISTS`, or the rule the payment breaks
+   (`LPS_STATUS_INVALID_ARGUMENT`, `_PREIMAGE_MISMATCH`, `_SENT_EXCEEDS_TOTAL`,
+   `_ATTEMPT_EXISTS`).
+   */
+  enum LpsStatus status;
+  /*
+   "lps_import_payments: payments[i]: ..." naming what failed; owned by the report.
+   */
+  const char *message;
+} LpsImportRefusal;
+
+/*
+ What one import did: every input payment is imported or listed in `refused`.
+
+ Lifetime: released with `lps_import_report_free`, which also releases the refusals
+ and their messages. Thread-safety: immutable.
+ */
+typedef struct LpsImportReport {
+  uint64_t imported;
+  /*
+   In input order; NULL when nothing was refused.
+   */
+  const struct LpsImportRefusal *refused;
+  size_t refused_len;
+} LpsImportReport;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -999,6 +1071,46 @@ void lps_subscription_close(struct LpsSubscription *sub);
  Closes if needed and frees. No other thread may be using `sub`. NULL is ignored.
  */
 void lps_subscription_free(struct LpsSubscription *sub);
+
+/*
+ Imports whole payments in their final state, keeping their sequence numbers (for
+ migrations from another store; lnd's history keeps its paging cursors).
+
+ Every payment is checked with the store's rules (creation info and route shape,
+ status derivation and the sum of its attempts, each settle's preimage against the
+ hash it proves) and placed in durable chunks. Nothing is ever overwritten: a payment
+ whose hash or sequence number is taken, or that breaks a rule, is refused and listed
+ in the report with its status and message; the others are imported. Numbers left
+ free by deleted payments may be filled. Later payments get sequence numbers above
+ every imported one. Imports emit no subscription events.
+
+ `out` receives the report (free it with `lps_import_report_free`). At most
+ `LPS_MAX_IMPORT_PAYMENTS` payments per call. A storage failure returns its status
+ and no report; the chunks committed before it stay (importing again refuses them
+ as `LPS_STATUS_PAYMENT_EXISTS`).
+ */
+LpsStatus lps_import_payments(struct LpsStore *store,
+                                   const struct LpsImportPayment *payments,
+                                   size_t payments_len,
+                                   struct LpsImportReport **out);
+
+/*
+ Releases a report from `lps_import_payments`; NULL is ignored.
+ */
+void lps_import_report_free(struct LpsImportReport *report);
+
+/*
+ Queues a mission-control result given in its stored form, for importers from a store
+ with the same encoding (lnd's): `key` is time of reply ‖ attempt id ‖ source public
+ key, `value` the result's TLV stream. The value is decoded and must encode back to
+ exactly the same bytes, and the key must be the decoded result's own, so what is
+ stored is byte-identical to what was given; then it is queued like
+ `lps_mc_add_result`. Otherwise `LPS_STATUS_INVALID_ARGUMENT`, naming the first
+ differing byte.
+ */
+LpsStatus lps_mc_add_encoded_result(struct LpsMissionControl *mc,
+                                         struct LpsBytes key,
+                                         struct LpsBytes value);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -78,6 +78,8 @@ pub enum LpsStatus {
     SentExceedsTotal = 122,
     /// SHA-256 of the preimage differs from the attempt's hash.
     PreimageMismatch = 123,
+    /// Import: the sequence number already belongs to a payment.
+    SequenceNumExists = 124,
 }
 
 // `ALL`, `from_code`, `c_name` and `Error::status`, derived from the enum above by
@@ -165,6 +167,8 @@ pub enum Error {
     SentExceedsTotal { sent: u64, value: u64 },
     #[error("SHA-256 of the preimage does not match the attempt's hash")]
     PreimageMismatch,
+    #[error("import: sequence number {0} already belongs to a payment")]
+    SequenceNumExists(u64),
 }
 
 impl Error {

@@ -32,7 +32,8 @@ pub use error::{Error, LpsStatus, Result};
 pub use missioncontrol::{McOptions, McStats, MissionControl};
 pub use model::*;
 pub use payments::{
-    CommitStats, IntegrityReport, Options, PaymentCounts, QueryResponse, Store,
-    DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_PAYMENTS, DELETE_CHUNK,
+    CommitStats, ImportPayment, ImportRefusal, ImportReport, IntegrityReport, Options,
+    PaymentCounts, QueryResponse, Store, DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_PAYMENTS,
+    DELETE_CHUNK, IMPORT_CHUNK,
 };
 pub use subscriptions::Subscription;

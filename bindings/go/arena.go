@@ -12,9 +12,45 @@ import (
 // arena holds the C memory behind one call's input structs. The C API borrows its
 // inputs for the duration of the call only, and cgo forbids Go pointers inside memory
 // handed to C, so every nested array and byte string is copied into C memory here and
-// released when the call returns.
+// released when the call returns. Small pieces are carved out of larger blocks: each
+// block is one cgo call, where a calloc per piece made cgo and malloc a fifth of a bulk
+// import's time.
 type arena struct {
 	ptrs []unsafe.Pointer
+	// free space left in the current block
+	next unsafe.Pointer
+	left uintptr
+}
+
+const (
+	arenaBlock = 64 << 10
+	// Pieces above this get their own allocation.
+	arenaLarge = 16 << 10
+	// Every C type of the header is aligned to at most 8 bytes.
+	arenaAlign = 8
+)
+
+// raw returns size zeroed bytes of C memory aligned to 8.
+func (a *arena) raw(size uintptr) unsafe.Pointer {
+	size = (size + arenaAlign - 1) &^ (arenaAlign - 1)
+	if size > arenaLarge {
+		return a.block(size)
+	}
+	if size > a.left {
+		a.next, a.left = a.block(arenaBlock), arenaBlock
+	}
+	p := a.next
+	a.next, a.left = unsafe.Add(a.next, size), a.left-size
+	return p
+}
+
+func (a *arena) block(size uintptr) unsafe.Pointer {
+	p := C.calloc(1, C.size_t(size))
+	if p == nil {
+		panic("lnpaystore: out of C memory")
+	}
+	a.ptrs = append(a.ptrs, p)
+	return p
 }
 
 // allocSlice returns n zeroed elements of T in C memory.
@@ -23,12 +59,7 @@ func allocSlice[T any](a *arena, n int) []T {
 		return nil
 	}
 	var zero T
-	p := C.calloc(C.size_t(n), C.size_t(unsafe.Sizeof(zero)))
-	if p == nil {
-		panic("lnpaystore: out of C memory")
-	}
-	a.ptrs = append(a.ptrs, p)
-	return unsafe.Slice((*T)(p), n)
+	return unsafe.Slice((*T)(a.raw(uintptr(n)*unsafe.Sizeof(zero))), n)
 }
 
 // alloc returns one zeroed T in C memory.
@@ -69,7 +100,7 @@ func (a *arena) free() {
 	for _, p := range a.ptrs {
 		C.free(p)
 	}
-	a.ptrs = nil
+	a.ptrs, a.next, a.left = nil, nil, 0
 }
 
 // Fixed-size byte arrays between Go and C (same layout, distinct element types).

@@ -220,6 +220,15 @@ func TestEverySentinelIsReachable(t *testing.T) {
 	expectP(ErrBlindedTotalAmountMismatch)(s.RegisterAttempt(hash, attempt(2, blinded(10_000, 20_000))))
 	expectP(ErrMixedBlindedAndNonBlinded)(s.RegisterAttempt(hash, attempt(2, mppRoute(10_000, 30_000, addr))))
 
+	// An import onto a taken sequence number (the refusal carries the error).
+	taken := okp(t)(s.FetchPayment(hash)).SequenceNum
+	_, fresh := newPreimage()
+	report := ok[*ImportReport](t)(s.ImportPayments([]ImportPayment{{SequenceNum: taken, Hash: fresh, Info: *creation(1)}}))
+	if len(report.Refused) != 1 {
+		t.Fatalf("import onto a taken number: %+v", report)
+	}
+	expect(report.Refused[0].Err, ErrSequenceNumExists)
+
 	for code := range statusNames {
 		if why, ok := unreachable[code]; ok {
 			t.Logf("%v not reachable from Go: %s", code, why)

@@ -74,6 +74,8 @@ const (
 	StatusSentExceedsTotal Status = 122
 	// StatusPreimageMismatch: SHA-256 of the preimage differs from the attempt's hash.
 	StatusPreimageMismatch Status = 123
+	// StatusSequenceNumExists: Import: the sequence number already belongs to a payment.
+	StatusSequenceNumExists Status = 124
 )
 
 // statusNames are the header's names; a test checks them against lps_status_name.
@@ -113,6 +115,7 @@ var statusNames = map[Status]string{
 	StatusBlindedMissingTotalAmount:  "LPS_STATUS_BLINDED_MISSING_TOTAL_AMOUNT",
 	StatusSentExceedsTotal:           "LPS_STATUS_SENT_EXCEEDS_TOTAL",
 	StatusPreimageMismatch:           "LPS_STATUS_PREIMAGE_MISMATCH",
+	StatusSequenceNumExists:          "LPS_STATUS_SEQUENCE_NUM_EXISTS",
 }
 
 // One sentinel per status code of the C API, for errors.Is.
@@ -151,4 +154,5 @@ var (
 	ErrBlindedMissingTotalAmount  = &Error{Code: StatusBlindedMissingTotalAmount}
 	ErrSentExceedsTotal           = &Error{Code: StatusSentExceedsTotal}
 	ErrPreimageMismatch           = &Error{Code: StatusPreimageMismatch}
+	ErrSequenceNumExists          = &Error{Code: StatusSequenceNumExists}
 )

@@ -9,12 +9,13 @@
 //! ```
 //!
 //! Scenarios: lifecycle, lifecycle-mpp, inflight, query, query-dates, delete, mc-flush,
-//! mc-idle, open, size, memory. Sizes: `--payments` (life-cycle loads, default 20,000),
+//! mc-idle, open, size, memory, import. Sizes: `--payments` (life-cycle loads, default 20,000),
 //! `--small` / `--large` (store sizes compared, default 1,000 / 100,000),
 //! `--batch-delay-us` (group-commit linger for the life-cycle loads, default 0).
 
 mod cabi;
 mod fixture;
+mod import;
 mod lifecycle;
 mod maintenance;
 mod mc;
@@ -124,6 +125,11 @@ const SCENARIOS: &[Scenario] = &[
         "memory",
         "peak RSS of the batched lifecycle load, default cache",
         lifecycle::memory,
+    ),
+    (
+        "import",
+        "bulk import of the large store's worth of whole payments (mixed states, 3 hops), durable",
+        import::import,
     ),
 ];
 

@@ -14,6 +14,8 @@ mod query;
 mod store;
 mod subscription;
 mod types;
+// Bulk import, last in the header so that adding it moved no earlier declaration.
+mod import;
 
 // Infrastructure.
 mod arena;
@@ -21,6 +23,7 @@ mod boundary;
 mod handle;
 mod view;
 
+pub use import::*;
 pub use library::*;
 pub use lifecycle::*;
 pub use mc::*;

@@ -13,4 +13,6 @@ pub use mission_control::*;
 pub use query::Query;
 pub use status::{derive_state, DerivedState};
 pub use types::*;
-pub use validate::{validate_attempt_shape, validate_creation_info, verify_attempt};
+pub use validate::{
+    validate_attempt_shape, validate_creation_info, verify_attempt, verify_preimage,
+};

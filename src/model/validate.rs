@@ -1,7 +1,12 @@
 //! Attempt and creation-info validation: the register rules of docs/behaviour.md,
 //! Registering an attempt.
 
-use super::types::{AttemptInfo, CreationInfo, CustomRecords, Payment, MIN_CUSTOM_RECORD_TYPE};
+use sha2::{Digest, Sha256};
+
+use super::types::{
+    AttemptInfo, CreationInfo, CustomRecords, Payment, PaymentHash, Preimage,
+    MIN_CUSTOM_RECORD_TYPE,
+};
 use crate::error::{Error, Result};
 
 fn check_custom_records(what: &str, records: &CustomRecords) -> Result<()> {
@@ -109,6 +114,15 @@ pub fn verify_attempt(payment: &Payment, attempt: &AttemptInfo) -> Result<()> {
     }
     if payment.attempt(attempt.attempt_id).is_some() {
         return Err(Error::AttemptExists(attempt.attempt_id));
+    }
+    Ok(())
+}
+
+/// A settle record is proof of payment only when SHA-256 of its preimage is the hash the
+/// attempt paid (the attempt's own hash for AMP shards, else the payment hash).
+pub fn verify_preimage(expected: &PaymentHash, preimage: &Preimage) -> Result<()> {
+    if Sha256::digest(preimage).as_slice() != expected {
+        return Err(Error::PreimageMismatch);
     }
     Ok(())
 }

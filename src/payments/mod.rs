@@ -3,6 +3,7 @@
 mod assemble;
 mod cache;
 mod commit;
+mod import;
 mod integrity;
 mod keys;
 mod ops;
@@ -10,6 +11,7 @@ mod query;
 mod store;
 
 pub use commit::CommitStats;
+pub use import::{ImportPayment, ImportRefusal, ImportReport, IMPORT_CHUNK};
 pub use integrity::IntegrityReport;
 pub use query::DEFAULT_MAX_PAYMENTS;
 pub(crate) use store::Change;

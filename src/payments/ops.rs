@@ -2,8 +2,6 @@
 //! its first write, so a domain error leaves the transaction untouched and the other
 //! operations of its batch unaffected. Each keeps the indexes and counters in step.
 
-use sha2::{Digest, Sha256};
-
 use super::cache::BatchView;
 use super::keys::{self, HTLC_FAIL, HTLC_INFO, HTLC_SETTLE, KIND_CREATION, KIND_FAILURE_REASON};
 use crate::backend::schema::{
@@ -13,11 +11,15 @@ use crate::backend::schema::{
 use crate::backend::WriteTx;
 use crate::error::{Error, Result};
 use crate::model::{
-    verify_attempt, AttemptInfo, CreationInfo, FailInfo, FailureReason, HtlcAttempt, Payment,
-    PaymentHash, PaymentStatus, SettleInfo,
+    verify_attempt, verify_preimage, AttemptInfo, CreationInfo, FailInfo, FailureReason,
+    HtlcAttempt, Payment, PaymentHash, PaymentStatus, SettleInfo,
 };
 
-fn add_to_counter(tx: &mut dyn WriteTx, status: PaymentStatus, delta: i64) -> Result<()> {
+pub(super) fn add_to_counter(
+    tx: &mut dyn WriteTx,
+    status: PaymentStatus,
+    delta: i64,
+) -> Result<()> {
     let key = keys::counter(status);
     let now = get_u64(tx, COUNTERS, &key)?.unwrap_or(0);
     let next = now
@@ -186,9 +188,7 @@ pub fn settle(
     let mut p = existing(tx, view, hash)?;
     let i = open_attempt(&p, attempt_id)?;
     let expected = p.attempt_hash(&p.htlcs[i].info);
-    if Sha256::digest(settle.preimage).as_slice() != expected {
-        return Err(Error::PreimageMismatch);
-    }
+    verify_preimage(&expected, &settle.preimage)?;
     let before = p.status;
     tx.put(
         RECORDS,

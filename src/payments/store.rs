@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::commit::{CommitStats, Committer, Op};
+use super::import::{self, ImportPayment, ImportReport};
 use super::integrity::IntegrityReport;
 use super::{assemble, ops, query};
 use crate::backend::schema::{self, get_u64, KEY_EPOCH, META};
@@ -232,6 +233,17 @@ impl Store {
     /// Every INITIATED or IN_FLIGHT payment, in sequence order (start-up resume).
     pub fn fetch_inflight_payments(&self) -> Result<Vec<Payment>> {
         self.read(query::inflight)
+    }
+
+    /// Imports whole payments in their final state, keeping their sequence numbers, in
+    /// durable chunks of `IMPORT_CHUNK`. Never overwrites: a payment whose hash or
+    /// sequence number is taken, or that breaks the model's rules, is refused and listed
+    /// in the report with its error; the others are imported. Later payments get sequence
+    /// numbers above every imported one. A storage error fails the call; the chunks
+    /// committed before it stay.
+    pub fn import_payments(&self, payments: Vec<ImportPayment>) -> Result<ImportReport> {
+        self.check_open()?;
+        import::import(payments, |op| self.write(op).map(|_| ()))
     }
 
     /// Removes the failed attempts of a payment that is not in flight.

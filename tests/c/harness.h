@@ -26,7 +26,8 @@ typedef struct h_suite {
     size_t len;
 } h_suite;
 
-extern const h_suite lifecycle_suite, subscription_suite, mission_control_suite, abuse_suite;
+extern const h_suite lifecycle_suite, subscription_suite, mission_control_suite, abuse_suite,
+    import_suite;
 
 extern unsigned h_cases, h_checks, h_failures, h_abuse_cases;
 

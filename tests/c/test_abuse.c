@@ -682,12 +682,13 @@ static void status_names(void) {
         {121, "LPS_STATUS_BLINDED_MISSING_TOTAL_AMOUNT"},
         {122, "LPS_STATUS_SENT_EXCEEDS_TOTAL"},
         {123, "LPS_STATUS_PREIMAGE_MISMATCH"},
+        {124, "LPS_STATUS_SEQUENCE_NUM_EXISTS"},
     };
-    static const int unknown[] = {11, 12, 99, 124, 200, 255, 1000, -1, INT_MAX, INT_MIN};
+    static const int unknown[] = {11, 12, 99, 125, 200, 255, 1000, -1, INT_MAX, INT_MIN};
     char name[96];
     size_t i;
 
-    CHECK_U64("status names: 35 documented", sizeof known / sizeof known[0], 35);
+    CHECK_U64("status names: 36 documented", sizeof known / sizeof known[0], 36);
     for (i = 0; i < sizeof known / sizeof known[0]; i++) {
         const char *got = lps_status_name((LpsStatus)known[i].code);
         snprintf(name, sizeof name, "status name %d", known[i].code);
@@ -695,7 +696,8 @@ static void status_names(void) {
     }
     /* The header's enum agrees with the table. */
     CHECK("enum values", LPS_STATUS_INTERNAL == 10 && LPS_STATUS_PAYMENT_EXISTS == 100 &&
-                             LPS_STATUS_PREIMAGE_MISMATCH == 123);
+                             LPS_STATUS_PREIMAGE_MISMATCH == 123 &&
+                             LPS_STATUS_SEQUENCE_NUM_EXISTS == 124);
     for (i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         const char *got = NULL;
         snprintf(name, sizeof name, "status name of unknown %d", unknown[i]);

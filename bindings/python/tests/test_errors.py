@@ -33,6 +33,7 @@ from lnpaystore import (
     AttemptInfo,
     CreationInfo,
     FailureReason,
+    ImportPayment,
     Mpp,
     Payment,
     PaymentState,
@@ -271,6 +272,13 @@ def preimage_mismatch(store: Store, tmp: Path) -> object:
     return store.settle_attempt(s.hash, 1, settle(new_secret()))
 
 
+def sequence_num_exists(store: Store, tmp: Path) -> object:
+    taken = store.fetch_payment(pay(store).hash).sequence_num
+    s = new_secret()
+    report = store.import_payments([ImportPayment(taken, s.hash, creation(1000, s))])
+    raise report.refused[0].error
+
+
 SCENARIOS: list[tuple[type[errors.LnpaystoreError], Scenario]] = [
     (errors.NullArgument, null_argument),
     (errors.InvalidArgument, invalid_argument),
@@ -306,6 +314,7 @@ SCENARIOS: list[tuple[type[errors.LnpaystoreError], Scenario]] = [
     (errors.MixedBlindedAndNonBlinded, mixed_blinded_and_non_blinded),
     (errors.BlindedMissingTotalAmount, blinded_missing_total_amount),
     (errors.PreimageMismatch, preimage_mismatch),
+    (errors.SequenceNumExists, sequence_num_exists),
 ]
 
 #: Statuses no scenario can produce through a working library, and why.
@@ -349,7 +358,7 @@ def test_hierarchy() -> None:
     groups = {
         errors.ArgumentError: {1, 2},
         errors.StorageError: {3, 4, 5, 6, 7, 10},
-        errors.PaymentError: set(range(100, 124)),
+        errors.PaymentError: set(range(100, 125)),
     }
     for group, codes in groups.items():
         assert {c for c, cls in errors.BY_CODE.items() if issubclass(cls, group)} == codes

@@ -25,6 +25,8 @@ from ._ffi import (
     LpsCreationInfo,
     LpsFailInfo,
     LpsHop,
+    LpsHtlcAttempt,
+    LpsImportPayment,
     LpsMpp,
     LpsPayment,
     LpsPaymentState,
@@ -43,6 +45,7 @@ from .model import (
     Hop,
     HtlcAttempt,
     HtlcFailReason,
+    ImportPayment,
     Mpp,
     Payment,
     PaymentState,
@@ -222,6 +225,30 @@ def c_fail_info(fail: FailInfo, keep: Keep) -> LpsFailInfo:
         reason=u8(fail.reason, "reason"),
         failure_source_index=u32(fail.failure_source_index, "failure_source_index"),
     )
+
+
+def c_import_payment(c: LpsImportPayment, p: ImportPayment, keep: Keep) -> None:
+    c.sequence_num = u64(p.sequence_num, "sequence_num")
+    c.payment_hash = _fixed(p.hash, 32)
+    c.info = c_creation_info(p.info, keep)
+    if p.htlcs:
+        htlcs = (LpsHtlcAttempt * len(p.htlcs))()
+        for i, h in enumerate(p.htlcs):
+            htlcs[i].info = c_attempt_info(h.info, keep)
+            if h.settle is not None:
+                settle = c_settle_info(h.settle)
+                keep.append(settle)
+                htlcs[i].settle = ctypes.pointer(settle)
+            if h.failure is not None:
+                fail = c_fail_info(h.failure, keep)
+                keep.append(fail)
+                htlcs[i].failure = ctypes.pointer(fail)
+        keep.append(htlcs)
+        c.htlcs = ctypes.cast(htlcs, POINTER(LpsHtlcAttempt))
+        c.htlcs_len = len(p.htlcs)
+    if p.failure_reason is not None:
+        c.has_failure_reason = True
+        c.failure_reason = u8(p.failure_reason, "failure_reason")
 
 
 # -- outputs ----------------------------------------------------------------------------

@@ -38,6 +38,7 @@ ENV_LIB = "LNPAYSTORE_LIB"
 
 LPS_MAX_BYTES_LEN = 1 << 20
 LPS_MAX_ARRAY_LEN = 65535
+LPS_MAX_IMPORT_PAYMENTS = 1 << 20
 
 # LpsStatus is a C enum: an int in every ABI we target.
 LpsStatus = c_int
@@ -176,6 +177,36 @@ class LpsPayment(Structure):
     )
 
 
+class LpsImportPayment(Structure):
+    _fields_ = (
+        ("sequence_num", c_uint64),
+        ("payment_hash", c_uint8 * 32),
+        ("info", LpsCreationInfo),
+        ("htlcs", POINTER(LpsHtlcAttempt)),
+        ("htlcs_len", c_size_t),
+        ("has_failure_reason", c_bool),
+        ("failure_reason", c_uint8),
+    )
+
+
+class LpsImportRefusal(Structure):
+    _fields_ = (
+        ("index", c_size_t),
+        ("sequence_num", c_uint64),
+        ("payment_hash", c_uint8 * 32),
+        ("status", LpsStatus),
+        ("message", c_char_p),
+    )
+
+
+class LpsImportReport(Structure):
+    _fields_ = (
+        ("imported", c_uint64),
+        ("refused", POINTER(LpsImportRefusal)),
+        ("refused_len", c_size_t),
+    )
+
+
 class LpsPaymentList(Structure):
     _fields_ = (("payments", POINTER(LpsPayment)), ("len", c_size_t))
 
@@ -311,6 +342,9 @@ STRUCTS: tuple[type[Structure], ...] = (
     LpsMcResult,
     LpsMcResultList,
     LpsMcStats,
+    LpsImportPayment,
+    LpsImportRefusal,
+    LpsImportReport,
 )
 
 # --------------------------------------------------------------------------------------
@@ -375,6 +409,13 @@ _FUNCTIONS: dict[str, tuple[Any, tuple[Any, ...]]] = {
     "lps_delete_failed_attempts": (_STATUS, (_P(LpsStore), _HASH)),
     "lps_delete_payment": (_STATUS, (_P(LpsStore), _HASH, c_bool)),
     "lps_delete_payments": (_STATUS, (_P(LpsStore), c_bool, c_bool, _P(c_uint64))),
+    # Bulk import
+    "lps_import_payments": (
+        _STATUS,
+        (_P(LpsStore), _P(LpsImportPayment), c_size_t, _P(_P(LpsImportReport))),
+    ),
+    "lps_import_report_free": (None, (_P(LpsImportReport),)),
+    "lps_mc_add_encoded_result": (_STATUS, (_P(LpsMissionControl), LpsBytes, LpsBytes)),
     # Mission control
     "lps_mc_options_default": (None, (_P(LpsMcOptions),)),
     "lps_mc_open": (

@@ -322,6 +322,13 @@ class PreimageMismatch(PaymentError):
     status_name = "LPS_STATUS_PREIMAGE_MISMATCH"
 
 
+class SequenceNumExists(PaymentError):
+    """Import: the sequence number already belongs to a payment."""
+
+    code = 124
+    status_name = "LPS_STATUS_SEQUENCE_NUM_EXISTS"
+
+
 #: Status number -> exception class, for every status the package knows.
 BY_CODE: dict[int, type[LnpaystoreError]] = {
     1: NullArgument,
@@ -358,6 +365,7 @@ BY_CODE: dict[int, type[LnpaystoreError]] = {
     121: BlindedMissingTotalAmount,
     122: SentExceedsTotal,
     123: PreimageMismatch,
+    124: SequenceNumExists,
 }
 
 __all__ += [
@@ -391,6 +399,7 @@ __all__ += [
     "PaymentPendingSettled",
     "PreimageMismatch",
     "SentExceedsTotal",
+    "SequenceNumExists",
     "Timeout",
     "ValueExceedsAmt",
     "ValueMismatch",

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from enum import IntEnum
 from typing import Any, ClassVar, TypeVar
 
-from .errors import InvalidArgument
+from .errors import InvalidArgument, LnpaystoreError
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ONE_US = timedelta(microseconds=1)
@@ -539,6 +539,38 @@ class Payment:
             if htlc.info.attempt_id == attempt_id:
                 return htlc
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportPayment:
+    """A whole payment in its final state, for ``Store.import_payments``: its sequence
+    number is kept as given; its status is derived from the attempts and the failure
+    reason."""
+
+    sequence_num: int
+    hash: Hash
+    info: CreationInfo
+    htlcs: tuple[HtlcAttempt, ...] = ()
+    failure_reason: FailureReason | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRefusal:
+    """A payment the import refused: its position in the input and why (``error`` is
+    the exception the status maps to, e.g. ``PaymentExists``, ``SequenceNumExists``)."""
+
+    index: int
+    sequence_num: int
+    hash: Hash
+    error: LnpaystoreError
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """What one import did: every input payment was imported or refused."""
+
+    imported: int
+    refused: tuple[ImportRefusal, ...]
 
 
 @dataclass(frozen=True, slots=True)

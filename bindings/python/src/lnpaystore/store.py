@@ -6,7 +6,7 @@ import ctypes
 import enum
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from ctypes import POINTER, c_uint64
 from datetime import timedelta
 from typing import Any
@@ -15,6 +15,8 @@ from . import _convert, _ffi, mc
 from ._convert import Keep, hash_buffer, u32, u64
 from ._dates import DateLike, unix_seconds
 from ._ffi import (
+    LpsImportPayment,
+    LpsImportReport,
     LpsMissionControl,
     LpsOptions,
     LpsPayment,
@@ -26,14 +28,18 @@ from ._ffi import (
     LpsSubscription,
 )
 from ._managed import Managed
-from .errors import Closed, EndOfStream, InvalidArgument, Timeout
+from .errors import Closed, EndOfStream, InvalidArgument, Timeout, error_for
 from .mc import MissionControl
 from .model import (
     AttemptInfo,
     CreationInfo,
     FailInfo,
     FailureReason,
+    Hash,
     HashLike,
+    ImportPayment,
+    ImportRefusal,
+    ImportReport,
     Payment,
     PaymentCounts,
     QueryResponse,
@@ -312,6 +318,38 @@ class Store(Managed[Any]):
                 s, bool(failed_only), bool(failed_attempts_only), ctypes.byref(deleted)
             )
         return deleted.value
+
+    def import_payments(self, payments: Sequence[ImportPayment]) -> ImportReport:
+        """Imports whole payments in their final state, keeping their sequence numbers,
+        in durable chunks. Nothing is overwritten: a payment whose hash or sequence
+        number is taken, or that breaks the store's rules, is listed in the report's
+        ``refused`` with its exception; the others are imported. Later payments get
+        sequence numbers above every imported one."""
+        if len(payments) > _ffi.LPS_MAX_IMPORT_PAYMENTS:
+            raise InvalidArgument(f"import: {len(payments)} payments, above the limit")
+        keep: Keep = []
+        arr = (LpsImportPayment * len(payments))()
+        for i, p in enumerate(payments):
+            _convert.c_import_payment(arr[i], p, keep)
+        out = POINTER(LpsImportReport)()
+        with self._use() as s:
+            _ffi.lib().lps_import_payments(
+                s, ctypes.cast(arr, POINTER(LpsImportPayment)), len(payments), ctypes.byref(out)
+            )
+        try:
+            r = out.contents
+            refused = tuple(
+                ImportRefusal(
+                    index=c.index,
+                    sequence_num=c.sequence_num,
+                    hash=Hash(bytes(c.payment_hash)),
+                    error=error_for(c.status, (c.message or b"").decode()),
+                )
+                for c in r.refused[: r.refused_len]
+            )
+            return ImportReport(imported=r.imported, refused=refused)
+        finally:
+            _ffi.lib().lps_import_report_free(out)
 
     def compact(self) -> None:
         """Reclaims the file space deletions freed; other calls wait meanwhile."""
