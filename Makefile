@@ -2,7 +2,7 @@
 CARGO ?= cargo
 CC ?= cc
 
-.PHONY: demo test lint versions unit lib ctest ctest-asan ctest-valgrind header header-check status-tables status-check gotest gobench pytest fuzz reliability-long bench install uninstall install-check wheel-check clean FORCE
+.PHONY: demo test lint versions unit lib ctest ctest-asan ctest-valgrind header header-check status-tables status-check gotest lndtest gobench pytest fuzz reliability-long bench install uninstall install-check wheel-check clean FORCE
 
 BUILD := build
 LIBDIR := target/release
@@ -32,7 +32,7 @@ $(BUILD)/demo: examples/demo.c $(HEADER) $(LIB)
 	$(CC) $(C_WARN) $(PLAIN_FLAGS) -Iinclude -o $@ examples/demo.c $(C_LINK)
 
 ## Every test, as CI runs it.
-test: lint versions unit status-check ctest gotest pytest install-check wheel-check fuzz
+test: lint versions unit status-check ctest gotest lndtest pytest install-check wheel-check fuzz
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -143,6 +143,12 @@ $(BUILD)/c/plain/outside: tests/c/outside.c $(HEADER) $(LIB)
 ## against target/pkgconfig (`make lib`).
 gotest:
 	bindings/go/test.sh
+
+## The lnd importer (lnd/, its own Go module with lnd's packages): channel.db files built
+## with lnd's own code, imported and compared field by field. Builds against
+## target/pkgconfig (`make lib`).
+lndtest:
+	lnd/test.sh
 
 ## Python binding and CLI (bindings/python): ruff, mypy --strict, pytest, in ./.venv
 ## (an editable install, which builds the library into the package's source tree).
