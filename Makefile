@@ -2,7 +2,7 @@
 CARGO ?= cargo
 CC ?= cc
 
-.PHONY: demo test lint versions unit lib ctest ctest-asan ctest-valgrind header header-check status-tables status-check gotest lndtest gobench pytest fuzz reliability-long bench install uninstall install-check wheel-check clean FORCE
+.PHONY: demo test test-suites lint versions unit lib ctest ctest-asan ctest-valgrind header header-check status-tables status-check gotest lndtest gobench pytest fuzz reliability-long bench install uninstall install-check wheel-check clean FORCE
 
 BUILD := build
 LIBDIR := target/release
@@ -31,8 +31,16 @@ $(BUILD)/demo: examples/demo.c $(HEADER) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(C_WARN) $(PLAIN_FLAGS) -Iinclude -o $@ examples/demo.c $(C_LINK)
 
-## Every test, as CI runs it.
-test: lint versions unit status-check ctest gotest lndtest pytest install-check wheel-check fuzz
+## Every test, as CI runs it, with one throwaway PostgreSQL cluster for the whole run.
+test:
+	$(WITH_PG) $(MAKE) --no-print-directory test-suites
+
+test-suites: lint versions unit status-check ctest gotest lndtest pytest install-check wheel-check fuzz
+
+## The suites that also run against PostgreSQL read LNPAYSTORE_TEST_PG_URL; this script
+## starts a cluster on loopback for the command it wraps (and stops it at the end), or
+## passes an already set URL through, so each target also works on its own.
+WITH_PG := ci/with-postgres.sh
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -44,7 +52,7 @@ versions:
 	tests/versions.sh
 
 unit:
-	$(CARGO) test --all-targets
+	$(WITH_PG) $(CARGO) test --all-targets
 
 ## The release library (cargo decides whether anything needs rebuilding), with the link
 ## named by its SONAME, so that programs linked against it run from the build tree.
@@ -112,8 +120,7 @@ define run_valgrind
 endef
 
 ctest: header-check $(ASAN_BINS) $(PLAIN_BINS)
-	$(run_asan)
-	$(run_valgrind)
+	$(WITH_PG) $(MAKE) --no-print-directory ctest-asan ctest-valgrind
 
 ctest-asan: $(ASAN_BINS)
 	$(run_asan)
@@ -142,7 +149,7 @@ $(BUILD)/c/plain/outside: tests/c/outside.c $(HEADER) $(LIB)
 ## outside module (tests/go-consumer) importing it through a replace directive. Builds
 ## against target/pkgconfig (`make lib`).
 gotest:
-	bindings/go/test.sh
+	$(WITH_PG) bindings/go/test.sh
 
 ## The lnd importer (lnd/, its own Go module with lnd's packages): channel.db files built
 ## with lnd's own code, imported and compared field by field. Builds against
@@ -153,7 +160,7 @@ lndtest:
 ## Python binding and CLI (bindings/python): ruff, mypy --strict, pytest, in ./.venv
 ## (an editable install, which builds the library into the package's source tree).
 pytest:
-	bindings/python/test.sh
+	$(WITH_PG) bindings/python/test.sh
 
 ## Go life-cycle payments/s next to the Rust benchmark, one run.
 gobench:
