@@ -2,8 +2,13 @@ package importer_test
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/lightningnetwork/lnd/lntypes"
 	lps "github.com/lnpaystore/lnpaystore/bindings/go"
@@ -224,14 +229,34 @@ func TestPaymentsAlreadyInTheStoreAreReportedAndKept(t *testing.T) {
 	}
 }
 
+// lnd's native SQL payments store, on each of the engines lnd runs it on.
 func TestPaymentsFromLndsNativeSQLStore(t *testing.T) {
-	dir := t.TempDir()
-	path, sqlite := filepath.Join(dir, "channel.db"), filepath.Join(dir, "lnd.sqlite")
+	t.Run("sqlite", func(t *testing.T) {
+		sqlite := filepath.Join(t.TempDir(), "lnd.sqlite")
+		importFromSQL(t, "sqlite",
+			func(db *fixture.DB) error { return db.UseSQLite(sqlite) },
+			func(src *importer.Source) error { return src.UseSQLite(sqlite) })
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := emptyPostgresDatabase(t)
+		importFromSQL(t, "postgres",
+			func(db *fixture.DB) error { return db.UsePostgres(dsn) },
+			func(src *importer.Source) error { return src.UsePostgres(dsn) })
+	})
+}
+
+// importFromSQL writes the fixture's payments with lnd's SQL store (use), imports them
+// from it (read) and compares every payment field by field.
+func importFromSQL(t *testing.T, kind string, use func(*fixture.DB) error,
+	read func(*importer.Source) error) {
+
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "channel.db")
 	db, err := fixture.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.UseSQLite(sqlite); err != nil {
+	if err := use(db); err != nil {
 		t.Fatal(err)
 	}
 	scenario, err := db.Build()
@@ -242,7 +267,7 @@ func TestPaymentsFromLndsNativeSQLStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	src, store := open(t, path)
-	if err := src.UseSQLite(sqlite); err != nil {
+	if err := read(src); err != nil {
 		t.Fatal(err)
 	}
 	r, err := importer.Run(context.Background(), src, store, importer.Options{Batch: 4, SkipMissionControl: true})
@@ -250,7 +275,7 @@ func TestPaymentsFromLndsNativeSQLStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := uint64(len(scenario.Hashes))
-	if r.Source != "sqlite" || r.Payments.Imported != n || r.Payments.Refused != 0 {
+	if r.Source != kind || r.Payments.Imported != n || r.Payments.Refused != 0 {
 		t.Fatalf("report %+v, refused %+v", r.Payments, r.Refused)
 	}
 	v, err := importer.Verify(context.Background(), src, store, 5, true)
@@ -260,6 +285,37 @@ func TestPaymentsFromLndsNativeSQLStore(t *testing.T) {
 	if !v.OK() || v.Identical != n {
 		t.Fatalf("verify: %+v", v)
 	}
+}
+
+// emptyPostgresDatabase creates a database of its own in the test cluster named by
+// LNPAYSTORE_TEST_PG_URL (`make lndtest` starts one) and returns its URL; it is dropped
+// when the test ends.
+func emptyPostgresDatabase(t *testing.T) string {
+	t.Helper()
+	cluster := os.Getenv("LNPAYSTORE_TEST_PG_URL")
+	if cluster == "" {
+		t.Skip("LNPAYSTORE_TEST_PG_URL is not set (make lndtest starts a PostgreSQL cluster and sets it)")
+	}
+	admin, err := sql.Open("pgx", cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	name := fmt.Sprintf("lnd_import_%d", time.Now().UnixNano())
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatalf("create database %s in %s: %v", name, cluster, err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.Exec("DROP DATABASE " + name + " WITH (FORCE)"); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
 }
 
 // A node that moved to lnd's SQL store with lnd's own migration: the payments come
