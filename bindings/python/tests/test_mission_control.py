@@ -422,3 +422,25 @@ def test_close_waits_for_calls_in_other_threads(store: Store) -> None:
     assert isinstance(outcomes[0], Closed)
     with store.open_mission_control(max_records=0) as again:
         assert again.stats().stored > 0  # what was queued before close was stored
+
+
+def test_an_encoded_result_is_stored_as_given_or_refused(store: Store) -> None:
+    # lnd's bytes for a failure with neither source index nor message on an empty route:
+    # reply at 2,000 ns, forwarded at 1,000 ns, attempt 7, source key 02…, 1,100 msat.
+    key = (2000).to_bytes(8, "big") + (7).to_bytes(8, "big") + b"\x02" * 33
+    route = b"\x00\x21" + b"\x02" * 33 + b"\x01\x03\xfd\x04\x4c" + b"\x02\x01\x00"
+    times = b"\x00\x08" + (1000).to_bytes(8, "big") + b"\x01\x08" + (2000).to_bytes(8, "big")
+    value = times + b"\x02" + bytes([len(route)]) + route + b"\x03\x00"
+    with store.open_mission_control("imported", max_records=0) as mc:
+        with pytest.raises(InvalidArgument, match="value"):
+            # An unknown odd record decodes, but would not be stored as given.
+            mc.add_encoded_result(key, value + b"\x05\x02\xaa\xbb")
+        mc.add_encoded_result(key, value)
+        mc.flush()
+        (r,) = mc.fetch_all()
+    assert r.id == 7
+    assert r.failure == McFailure()
+    assert r.route.total_amount_msat == 1100
+    assert r.route.hops == ()
+    assert r.route.source_pub_key == PubKey(b"\x02" * 33)
+    assert r.time_reply == datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=2)

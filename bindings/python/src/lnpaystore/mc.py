@@ -344,6 +344,18 @@ class MissionControl(Managed[Any]):
         for r in results:
             self.add_result(r)
 
+    def add_encoded_result(self, key: BytesLike, value: BytesLike) -> None:
+        """Queues a result given in its stored form, as lnd stores it: ``key`` (time of
+        reply, attempt id, source public key; 49 bytes) and ``value`` (the TLV stream).
+        It is queued only if it would be stored byte for byte as given; otherwise
+        ``InvalidArgument`` says where it differs. For importers; a node uses
+        ``add_result``."""
+        keep: Keep = []
+        k = _convert.c_bytes(bytes(key), keep, "key")
+        v = _convert.c_bytes(bytes(value), keep, "value")
+        with self._use() as mc:
+            _ffi.lib().lps_mc_add_encoded_result(mc, k, v)
+
     def flush(self) -> None:
         """Stores what is queued now, in one transaction (none when nothing is)."""
         with self._use() as mc:
