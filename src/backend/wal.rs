@@ -94,7 +94,7 @@ impl LogFile for FileLog {
     }
 
     /// Gives the disk the record at once, while the sync thread wakes up (the same trick
-    /// measured +13-18% when redb's pages were synced per batch).
+    /// paid off when redb's pages were synced per batch; docs/performance.md).
     fn start_writeback(&self) {
         #[cfg(target_os = "linux")]
         {

@@ -33,10 +33,10 @@ pub struct RedbConfig {
     /// `false` skips fsync on commit (tests and benchmarks only).
     pub durable: bool,
     /// Saves the allocator state in each commit so that reopening after a crash does not
-    /// walk the whole file. Off, and not offered by `Options`: it costs about a quarter of
-    /// the life-cycle throughput, the repair it saves takes ~130 ms per 100,000 payments,
-    /// and on a file whose stored allocator state is damaged redb can abort the process
-    /// in its commit (found by `tests/corrupt_files.rs`).
+    /// walk the whole file. Off, and not offered by `Options`: it costs more life-cycle
+    /// throughput than the repair it saves at open (docs/performance.md has both), and on
+    /// a file whose stored allocator state is damaged redb can abort the process in its
+    /// commit (found by `tests/corrupt_files.rs`).
     pub quick_repair: bool,
     /// Write-ahead log size at which the next batch first checkpoints.
     pub checkpoint_bytes: u64,
