@@ -152,10 +152,11 @@ gotest:
 	$(WITH_PG) bindings/go/test.sh
 
 ## The lnd importer (lnd/, its own Go module with lnd's packages): channel.db files built
-## with lnd's own code, imported and compared field by field. Builds against
-## target/pkgconfig (`make lib`).
+## with lnd's own code (and lnd's SQL payments store on SQLite and on the PostgreSQL
+## cluster), imported and compared field by field. Builds against target/pkgconfig
+## (`make lib`).
 lndtest:
-	lnd/test.sh
+	$(WITH_PG) lnd/test.sh
 
 ## Python binding and CLI (bindings/python): ruff, mypy --strict, pytest, in ./.venv
 ## (an editable install, which builds the library into the package's source tree).
