@@ -64,24 +64,35 @@ func CreationInfo(c *paymentsdb.PaymentCreationInfo) lps.CreationInfo {
 func HTLCAttempt(h *paymentsdb.HTLCAttempt) (lps.HTLCAttempt, error) {
 	out := lps.HTLCAttempt{AttemptInfo: AttemptInfo(&h.HTLCAttemptInfo)}
 	if h.Settle != nil {
-		out.Settle = &lps.SettleInfo{
-			Preimage:   lps.Preimage(h.Settle.Preimage),
-			SettleTime: h.Settle.SettleTime,
-		}
+		out.Settle = SettleInfo(h.Settle)
 	}
 	if h.Failure != nil {
-		message, err := FailureMessage(h.Failure.Message)
+		f, err := FailInfo(h.Failure)
 		if err != nil {
 			return out, err
 		}
-		out.Failure = &lps.FailInfo{
-			FailTime:           h.Failure.FailTime,
-			Message:            message,
-			Reason:             lps.HTLCFailReason(h.Failure.Reason),
-			FailureSourceIndex: h.Failure.FailureSourceIndex,
-		}
+		out.Failure = f
 	}
 	return out, nil
+}
+
+// SettleInfo maps an attempt's settle record.
+func SettleInfo(s *paymentsdb.HTLCSettleInfo) *lps.SettleInfo {
+	return &lps.SettleInfo{Preimage: lps.Preimage(s.Preimage), SettleTime: s.SettleTime}
+}
+
+// FailInfo maps an attempt's fail record, encoding its wire message as lnd stores it.
+func FailInfo(f *paymentsdb.HTLCFailInfo) (*lps.FailInfo, error) {
+	message, err := FailureMessage(f.Message)
+	if err != nil {
+		return nil, err
+	}
+	return &lps.FailInfo{
+		FailTime:           f.FailTime,
+		Message:            message,
+		Reason:             lps.HTLCFailReason(f.Reason),
+		FailureSourceIndex: f.FailureSourceIndex,
+	}, nil
 }
 
 // FailureMessage encodes a wire failure message as lnd stores it (nil: empty).
