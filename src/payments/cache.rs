@@ -7,23 +7,26 @@
 //! changes in a fresh `BatchView`; they reach the cache only once the transaction
 //! commits. A batch takes the payments it loads out of the cache (no copy when nothing
 //! else holds them), so an aborted or retried batch can only leave the cache with fewer
-//! payments, never with a change that did not commit. The records stay the truth: a
-//! miss loads them.
+//! payments, never with a change that did not commit. The store stays the truth: a
+//! miss loads from the engine.
 //! Writes made outside the writer (bulk deletion) call `Committer::invalidate_cache`
 //! inside their transaction; the writer drops the whole cache at its next transaction.
+//!
+//! The view also answers for everything the transaction itself changed (payments,
+//! hashes and sequence numbers taken, tombstones), so an engine's reads need not see
+//! the transaction's own, perhaps still buffered, mutations.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use super::assemble;
-use crate::backend::ReadTx;
+use super::engine::PaymentWriter;
 use crate::error::Result;
 use crate::model::{Payment, PaymentHash};
 
 /// Most payments kept; a node has far fewer in flight. Past it, payments are loaded.
 const CAPACITY: usize = 100_000;
 
-/// A batch's changes by hash; `None`: changed in a way only the records tell (load them).
+/// A batch's changes by hash; `None`: the payment is gone.
 pub type Staged = HashMap<PaymentHash, Option<Arc<Payment>>>;
 
 #[derive(Default)]
@@ -47,6 +50,8 @@ impl PaymentCache {
         BatchView {
             committed: &mut self.payments,
             staged: HashMap::new(),
+            sequences: HashMap::new(),
+            tombstones: HashSet::new(),
         }
     }
 
@@ -71,37 +76,69 @@ impl PaymentCache {
 pub struct BatchView<'a> {
     committed: &'a mut HashMap<PaymentHash, Arc<Payment>>,
     staged: Staged,
+    /// Sequence numbers the batch took (true) or freed (false).
+    sequences: HashMap<u64, bool>,
+    /// Hashes the batch tombstoned.
+    tombstones: HashSet<PaymentHash>,
 }
 
 impl BatchView<'_> {
-    /// The payment with this hash, from the cache or else from its records. A committed
-    /// payment leaves the cache: the operation changes it in place unless a caller or
-    /// subscriber still holds it (then it is copied). Its new state comes back with
-    /// `stage` and reaches the cache on commit.
-    pub fn load(&mut self, tx: &dyn ReadTx, hash: &PaymentHash) -> Result<Option<Payment>> {
+    /// The payment with this hash, from the batch, the cache, or else the engine. A
+    /// committed payment leaves the cache: the operation changes it in place unless a
+    /// caller or subscriber still holds it (then it is copied). Its new state comes back
+    /// with `stage` and reaches the cache on commit.
+    pub fn load(
+        &mut self,
+        w: &mut dyn PaymentWriter,
+        hash: &PaymentHash,
+    ) -> Result<Option<Payment>> {
         if let Some(staged) = self.staged.get(hash) {
-            return match staged {
-                // The batch's answers share a staged state: always a copy.
-                Some(p) => Ok(Some(Payment::clone(p))),
-                None => assemble::load(tx, hash),
-            };
+            // The batch's answers share a staged state: always a copy.
+            return Ok(staged.as_deref().cloned());
         }
         match self.committed.remove(hash) {
             Some(p) => Ok(Some(
                 Arc::try_unwrap(p).unwrap_or_else(|p| Payment::clone(&p)),
             )),
-            None => assemble::load(tx, hash),
+            None => w.load(hash),
+        }
+    }
+
+    /// Whether a payment holds this hash, in the batch or in the store.
+    pub fn hash_taken(&mut self, w: &mut dyn PaymentWriter, hash: &PaymentHash) -> Result<bool> {
+        if let Some(staged) = self.staged.get(hash) {
+            return Ok(staged.is_some());
+        }
+        if self.committed.contains_key(hash) {
+            return Ok(true);
+        }
+        w.hash_taken(hash)
+    }
+
+    pub fn tombstoned(&mut self, w: &mut dyn PaymentWriter, hash: &PaymentHash) -> Result<bool> {
+        Ok(self.tombstones.contains(hash) || w.tombstoned(hash)?)
+    }
+
+    pub fn sequence_taken(&mut self, w: &mut dyn PaymentWriter, seq: u64) -> Result<bool> {
+        match self.sequences.get(&seq) {
+            Some(&taken) => Ok(taken),
+            None => w.sequence_taken(seq),
         }
     }
 
     /// Records a payment's new state.
     pub fn stage(&mut self, payment: Arc<Payment>) {
+        self.sequences.insert(payment.sequence_num, true);
         self.staged.insert(payment.hash, Some(payment));
     }
 
-    /// Forgets a payment: later loads read its records.
-    pub fn forget(&mut self, hash: &PaymentHash) {
+    /// Records that a payment is gone (a tombstone keeps its hash paid).
+    pub fn remove(&mut self, hash: &PaymentHash, seq: u64, tombstone: bool) {
         self.staged.insert(*hash, None);
+        self.sequences.insert(seq, false);
+        if tombstone {
+            self.tombstones.insert(*hash);
+        }
     }
 
     pub fn into_staged(self) -> Staged {

@@ -2,16 +2,18 @@
 //!
 //! One writer thread runs operations in queue order inside one open transaction, so
 //! operations on the same payment hash are serialized. The fsync of a commit is left to
-//! the backend's sync thread (`Backend::update_deferred`): while the disk works, the
+//! the engine's sync thread (`Engine::write_deferred`): while the disk works, the
 //! writer keeps running newly arrived operations into the next transaction, and commits
 //! it once the previous fsync is done (or the batch is full). Batches therefore grow with
-//! the disk's latency and the load, and a lone caller never waits for company.
+//! the disk's latency and the load, and a lone caller never waits for company. (An
+//! engine whose commit is durable when it returns, such as a database server, simply
+//! lets the batch grow while its commit is in flight.)
 //!
 //! A caller learns its result only once its batch is durable. Each waits on its own slot
 //! and is woken alone (no notify-all). Reads wait the same way (`wait_durable`), so
 //! nothing a crash could undo is ever shown.
 //!
-//! Isolation: an operation that returns a domain error has written nothing (see `ops`),
+//! Isolation: an operation that returns a domain error has applied nothing (see `ops`),
 //! so it cannot affect its batch. A storage error aborts the transaction; every operation
 //! of that batch is then retried alone, so only the culprit fails.
 
@@ -23,8 +25,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::cache::{BatchView, PaymentCache, Staged};
-use crate::backend::schema::{put_u64, HOT_TABLES, KEY_EPOCH, META};
-use crate::backend::{Backend, Overlay, WriteTx};
+use super::engine::{Engine, PaymentWriter};
 use crate::error::{Error, Result};
 use crate::model::Payment;
 use crate::subscriptions::Registry;
@@ -34,7 +35,8 @@ use crate::sync::lock;
 /// (the event subscribers receive), or `None` when there is nothing to announce.
 /// It reads payments through the writer's cache (`BatchView`), which stages the states it
 /// returns.
-pub type Op = Box<dyn FnMut(&mut dyn WriteTx, &mut BatchView) -> Result<Option<Payment>> + Send>;
+pub type Op =
+    Box<dyn FnMut(&mut dyn PaymentWriter, &mut BatchView) -> Result<Option<Payment>> + Send>;
 
 type Outcome = Result<Option<Arc<Payment>>>;
 
@@ -109,7 +111,7 @@ struct Shared {
     committed: AtomicU64,
     /// Bumped by writes made outside the writer: its payment cache is then stale.
     invalidations: AtomicU64,
-    backend: Arc<dyn Backend>,
+    engine: Arc<dyn Engine>,
     registry: Arc<Registry>,
     max_batch: usize,
     max_delay: Duration,
@@ -128,7 +130,7 @@ impl Committer {
     /// store; each batch writes the next one so subscribers and readers can place a
     /// snapshot exactly.
     pub fn start(
-        backend: Arc<dyn Backend>,
+        engine: Arc<dyn Engine>,
         registry: Arc<Registry>,
         max_batch: usize,
         max_delay: Duration,
@@ -145,7 +147,7 @@ impl Committer {
             durable_changed: Condvar::new(),
             committed: AtomicU64::new(epoch),
             invalidations: AtomicU64::new(0),
-            backend,
+            engine,
             registry,
             max_batch: max_batch.max(1),
             max_delay,
@@ -317,7 +319,7 @@ impl Shared {
     }
 
     /// Writes the batch, and the jobs it absorbs while it may stay open, in one
-    /// transaction whose fsync the backend's sync thread does later.
+    /// transaction whose fsync the engine's sync thread does later.
     fn write_batch(
         &self,
         batch: &mut Vec<Job>,
@@ -328,24 +330,23 @@ impl Shared {
         let linger_until = Instant::now() + self.max_delay;
         let outcomes: RefCell<Vec<Outcome>> = RefCell::new(Vec::new());
         let staged = RefCell::new(None);
-        let ticket = self.backend.update_deferred(
+        let ticket = self.engine.write_deferred(
             &mut || {
                 outcomes.borrow_mut().clear();
                 staged.borrow_mut().take();
             },
-            &mut |tx| {
-                // After `begin_write`: a write made outside the writer has committed.
+            &mut |w| {
+                // After the transaction began: a write made outside the writer has
+                // committed.
                 cache.check_generation(self.invalidations.load(Ordering::SeqCst));
                 let mut view = cache.view();
-                let mut tx = Overlay::new(tx, HOT_TABLES);
                 loop {
-                    run_jobs(batch, &mut outcomes.borrow_mut(), &mut tx, &mut view)?;
+                    run_jobs(batch, &mut outcomes.borrow_mut(), w, &mut view)?;
                     if !grow || !self.absorb(batch, linger_until) {
                         break;
                     }
                 }
-                put_u64(&mut tx, META, KEY_EPOCH, epoch)?;
-                tx.flush()?;
+                w.set_epoch(epoch)?;
                 *staged.borrow_mut() = Some(view.into_staged());
                 Ok(())
             },
@@ -358,7 +359,7 @@ impl Shared {
     }
 
     /// The batch is committed (visible, perhaps not yet durable): the writer's cache
-    /// takes its states, and its callers are answered once the backend reports the
+    /// takes its states, and its callers are answered once the engine reports the
     /// commit durable.
     fn answer_when_durable(
         self: &Arc<Self>,
@@ -382,7 +383,7 @@ impl Shared {
         // Weak: a callback the sync thread still holds must not keep the writer's state
         // alive.
         let shared = Arc::downgrade(self);
-        self.backend.when_durable(
+        self.engine.when_durable(
             written.ticket,
             Box::new(move |synced| {
                 if let Some(shared) = shared.upgrade() {
@@ -464,7 +465,7 @@ struct Delivery {
 
 /// What a batch's transaction produced.
 struct Written {
-    /// The backend's handle on the commit's fsync (`None`: durable already).
+    /// The engine's handle on the commit's fsync (`None`: durable already).
     ticket: Option<u64>,
     /// One per job, in queue order.
     outcomes: Vec<Outcome>,
@@ -477,14 +478,14 @@ struct Written {
 fn run_jobs(
     jobs: &mut [Job],
     outcomes: &mut Vec<Outcome>,
-    tx: &mut dyn WriteTx,
+    w: &mut dyn PaymentWriter,
     view: &mut BatchView<'_>,
 ) -> Result<()> {
     let done = outcomes.len();
     for job in &mut jobs[done..] {
         // A panicking operation must not take the writer (and every waiting caller)
         // down: it becomes an error that aborts and splits the batch.
-        let run = catch_unwind(AssertUnwindSafe(|| (job.op)(tx, view)))
+        let run = catch_unwind(AssertUnwindSafe(|| (job.op)(w, view)))
             .unwrap_or_else(|_| Err(Error::Internal("operation panicked".into())));
         match run {
             Err(e) if e.is_storage() => return Err(e),

@@ -21,18 +21,12 @@ use std::sync::{Arc, Mutex};
 
 use super::cache::BatchView;
 use super::commit::Op;
-use super::keys::{self, HTLC_FAIL, HTLC_INFO, HTLC_SETTLE, KIND_CREATION, KIND_FAILURE_REASON};
-use super::ops::add_to_counter;
-use crate::backend::schema::{
-    get_u64, put_u64, CREATION_INDEX, HASH_INDEX, INFLIGHT, KEY_NEXT_SEQUENCE, META, RECORDS,
-    TOMBSTONES,
-};
-use crate::backend::WriteTx;
+use super::engine::{AttemptRecords, Imported, Mutation, PaymentWriter};
 use crate::codec;
 use crate::error::{Error, Result};
 use crate::model::{
     validate_attempt_shape, validate_creation_info, verify_preimage, CreationInfo, FailureReason,
-    HtlcAttempt, Payment, PaymentHash, PaymentStatus,
+    HtlcAttempt, Payment, PaymentHash,
 };
 use crate::sync::lock;
 
@@ -74,15 +68,9 @@ pub struct ImportReport {
 /// A checked payment with its records encoded, ready for the writer.
 struct Prepared {
     index: usize,
-    seq: u64,
-    hash: PaymentHash,
-    status: PaymentStatus,
-    creation_time_ns: i64,
-    /// Payment hash ‖ encoded creation info, as `ops::init` writes it.
-    creation: Vec<u8>,
-    /// (attempt id, sub-record kind, encoded record).
-    htlc_records: Vec<(u64, u8, Vec<u8>)>,
-    failure_reason: Option<FailureReason>,
+    /// The derived state, which the batch view stages once placed.
+    payment: Arc<Payment>,
+    record: Arc<Imported>,
 }
 
 fn in_attempt(i: usize, e: Error) -> Error {
@@ -102,7 +90,7 @@ fn prepare(index: usize, p: ImportPayment) -> Result<Prepared> {
         )));
     }
     validate_creation_info(&p.info)?;
-    let mut htlc_records = Vec::with_capacity(p.htlcs.len() * 2);
+    let mut attempts = Vec::with_capacity(p.htlcs.len());
     for (i, h) in p.htlcs.iter().enumerate() {
         validate_attempt_shape(&h.info).map_err(|e| in_attempt(i, e))?;
         if p.htlcs[..i]
@@ -111,7 +99,12 @@ fn prepare(index: usize, p: ImportPayment) -> Result<Prepared> {
         {
             return Err(Error::AttemptExists(h.info.attempt_id));
         }
-        htlc_records.push((h.info.attempt_id, HTLC_INFO, codec::encode_attempt(&h.info)));
+        let mut records = AttemptRecords {
+            attempt_id: h.info.attempt_id,
+            info: codec::encode_attempt(&h.info),
+            settle: None,
+            fail: None,
+        };
         match (&h.settle, &h.failure) {
             (Some(_), Some(_)) => {
                 return Err(in_attempt(
@@ -121,100 +114,67 @@ fn prepare(index: usize, p: ImportPayment) -> Result<Prepared> {
             }
             (Some(settle), None) => {
                 verify_preimage(&h.info.hash.unwrap_or(p.hash), &settle.preimage)?;
-                htlc_records.push((h.info.attempt_id, HTLC_SETTLE, codec::encode_settle(settle)));
+                records.settle = Some(codec::encode_settle(settle));
             }
-            (None, Some(fail)) => {
-                htlc_records.push((h.info.attempt_id, HTLC_FAIL, codec::encode_fail(fail)));
-            }
+            (None, Some(fail)) => records.fail = Some(codec::encode_fail(fail)),
             (None, None) => {}
         }
+        attempts.push(records);
     }
-    let mut creation = Vec::with_capacity(32 + 64 + p.info.payment_request.len());
-    creation.extend_from_slice(&p.hash);
-    creation.extend_from_slice(&codec::encode_creation(&p.info));
+    let creation = codec::encode_creation(&p.info);
     // The derivation every read runs: status, and the guard against overpaying attempts.
     let payment = Payment::from_parts(p.sequence_num, p.hash, p.info, p.htlcs, p.failure_reason)?;
     Ok(Prepared {
         index,
-        seq: p.sequence_num,
-        hash: p.hash,
-        status: payment.status,
-        creation_time_ns: payment.info.creation_time_ns,
-        creation,
-        htlc_records,
-        failure_reason: p.failure_reason,
+        record: Arc::new(Imported {
+            seq: payment.sequence_num,
+            hash: payment.hash,
+            status: payment.status,
+            created_ns: payment.info.creation_time_ns,
+            creation,
+            attempts,
+            failure_reason: payment.failure_reason,
+        }),
+        payment: Arc::new(payment),
     })
 }
 
 /// Whether the payment may be placed without overwriting anything. `next` is the
 /// store's next sequence number: no payment holds a number at or above it.
-fn check_free(tx: &dyn WriteTx, p: &Prepared, next: u64) -> Result<()> {
-    if tx.get(HASH_INDEX, &p.hash)?.is_some() {
+fn check_free(
+    w: &mut dyn PaymentWriter,
+    view: &mut BatchView,
+    p: &Imported,
+    next: u64,
+) -> Result<()> {
+    if view.hash_taken(w, &p.hash)? {
         return Err(Error::PaymentExists);
     }
-    if tx.get(TOMBSTONES, &p.hash)?.is_some() {
+    if view.tombstoned(w, &p.hash)? {
         return Err(Error::AlreadyPaid);
     }
-    if p.seq < next
-        && tx
-            .get(RECORDS, &keys::record(p.seq, KIND_CREATION))?
-            .is_some()
-    {
+    if p.seq < next && view.sequence_taken(w, p.seq)? {
         return Err(Error::SequenceNumExists(p.seq));
     }
     Ok(())
 }
 
-fn place_payment(tx: &mut dyn WriteTx, p: &Prepared) -> Result<()> {
-    let seq = p.seq;
-    tx.put(RECORDS, &keys::record(seq, KIND_CREATION), &p.creation)?;
-    if let Some(reason) = p.failure_reason {
-        tx.put(
-            RECORDS,
-            &keys::record(seq, KIND_FAILURE_REASON),
-            &[reason as u8],
-        )?;
-    }
-    for (attempt_id, sub, record) in &p.htlc_records {
-        tx.put(RECORDS, &keys::htlc(seq, *attempt_id, *sub), record)?;
-    }
-    tx.put(HASH_INDEX, &p.hash, &keys::seq(seq))?;
-    tx.put(
-        CREATION_INDEX,
-        &keys::creation(p.creation_time_ns, seq),
-        &[],
-    )?;
-    if !p.status.is_terminal() {
-        tx.put(INFLIGHT, &keys::seq(seq), &[])?;
-    }
-    Ok(())
-}
-
-/// One chunk as a transaction step: places every payment that is free, counts them per
-/// status, and moves the next sequence number above the highest one placed. Returns one
-/// outcome per payment; a refusal writes nothing.
-fn place_chunk(tx: &mut dyn WriteTx, chunk: &[Prepared]) -> Result<Vec<Result<()>>> {
-    let mut next = get_u64(tx, META, KEY_NEXT_SEQUENCE)?
-        .ok_or_else(|| Error::corrupt("missing sequence counter"))?;
-    let before = next;
-    let mut placed = [0i64; 5];
+/// One chunk as a transaction step: places every payment that is free. Returns one
+/// outcome per payment; a refusal applies nothing.
+fn place_chunk(
+    w: &mut dyn PaymentWriter,
+    view: &mut BatchView,
+    chunk: &[Prepared],
+) -> Result<Vec<Result<()>>> {
     let mut outcomes = Vec::with_capacity(chunk.len());
     for p in chunk {
-        let outcome = check_free(tx, p, next);
+        let next = w.next_sequence()?;
+        let outcome = check_free(w, view, &p.record, next);
         if outcome.is_ok() {
-            place_payment(tx, p)?;
-            placed[p.status as usize] += 1;
-            next = next.max(p.seq + 1);
+            w.apply(Mutation::Import(p.record.clone()))?;
+            view.stage(p.payment.clone());
         }
         outcomes.push(outcome);
-    }
-    for status in PaymentStatus::ALL {
-        if placed[status as usize] != 0 {
-            add_to_counter(tx, status, placed[status as usize])?;
-        }
-    }
-    if next != before {
-        put_u64(tx, META, KEY_NEXT_SEQUENCE, next)?;
     }
     Ok(outcomes)
 }
@@ -222,8 +182,8 @@ fn place_chunk(tx: &mut dyn WriteTx, chunk: &[Prepared]) -> Result<Vec<Result<()
 /// The writer operation placing one chunk. Its outcomes reach the caller through
 /// `outcomes`, rewritten on each (re)try of the transaction.
 fn chunk_op(chunk: Vec<Prepared>, outcomes: Arc<Mutex<Vec<Result<()>>>>) -> Op {
-    Box::new(move |tx: &mut dyn WriteTx, _view: &mut BatchView| {
-        let placed = place_chunk(tx, &chunk)?;
+    Box::new(move |w: &mut dyn PaymentWriter, view: &mut BatchView| {
+        let placed = place_chunk(w, view, &chunk)?;
         *lock(&outcomes) = placed;
         Ok(None)
     })
@@ -284,7 +244,7 @@ fn place(
     let keys: Vec<(usize, u64, PaymentHash)> = chunk
         .prepared
         .iter()
-        .map(|p| (p.index, p.seq, p.hash))
+        .map(|p| (p.index, p.record.seq, p.record.hash))
         .collect();
     let outcomes = Arc::new(Mutex::new(Vec::new()));
     if !keys.is_empty() {

@@ -1,13 +1,15 @@
-//! The payment store over the backend trait: transitions, indexes, queries, group commit.
+//! The payment store: the control tower's transitions written once (`ops`, `import`),
+//! group commit, and the storage engines that apply their mutations (`engine`; the
+//! embedded one in `kv`).
 
-mod assemble;
 mod cache;
 mod commit;
+pub(crate) mod engine;
 mod import;
 mod integrity;
-mod keys;
+mod kv;
 mod ops;
-mod query;
+pub(crate) mod query;
 mod store;
 
 pub use commit::CommitStats;

@@ -1,150 +1,99 @@
-//! The control tower's transitions as transaction steps. Each step runs every check before
-//! its first write, so a domain error leaves the transaction untouched and the other
-//! operations of its batch unaffected. Each keeps the indexes and counters in step.
+//! The control tower's transitions, written once for every engine.
+//!
+//! Each transition is a pure decision (`decide_*`): given the payment as stored and the
+//! caller's input, the model's rules either refuse (a domain error) or yield the new
+//! state and the `Mutation`s that store it. The step functions around them read what the
+//! decision needs through the batch view and hand the mutations to the engine. A refusal
+//! applies nothing, so it cannot affect the other operations of its batch.
+
+use std::sync::Arc;
 
 use super::cache::BatchView;
-use super::keys::{self, HTLC_FAIL, HTLC_INFO, HTLC_SETTLE, KIND_CREATION, KIND_FAILURE_REASON};
-use crate::backend::schema::{
-    get_u64, put_u64, COUNTERS, CREATION_INDEX, HASH_INDEX, INFLIGHT, KEY_NEXT_SEQUENCE, META,
-    RECORDS, TOMBSTONES,
-};
-use crate::backend::WriteTx;
+use super::engine::{Mutation, PaymentWriter, Removal};
 use crate::error::{Error, Result};
 use crate::model::{
     verify_attempt, verify_preimage, AttemptInfo, CreationInfo, FailInfo, FailureReason,
     HtlcAttempt, Payment, PaymentHash, PaymentStatus, SettleInfo,
 };
 
-pub(super) fn add_to_counter(
-    tx: &mut dyn WriteTx,
-    status: PaymentStatus,
-    delta: i64,
-) -> Result<()> {
-    let key = keys::counter(status);
-    let now = get_u64(tx, COUNTERS, &key)?.unwrap_or(0);
-    let next = now
-        .checked_add_signed(delta)
-        .ok_or_else(|| Error::corrupt(format!("{status:?} counter would leave range")))?;
-    put_u64(tx, COUNTERS, &key, next)
+/// A transition's outcome: the payment's new state and what to store.
+pub struct Decision {
+    pub payment: Payment,
+    pub mutations: Vec<Mutation>,
 }
 
-/// Keeps counters and the non-terminal index in step with a status change.
-fn record_transition(
-    tx: &mut dyn WriteTx,
-    seq: u64,
-    old: PaymentStatus,
-    new: PaymentStatus,
-) -> Result<()> {
-    if old == new {
-        return Ok(());
-    }
-    add_to_counter(tx, old, -1)?;
-    add_to_counter(tx, new, 1)?;
-    match (old.is_terminal(), new.is_terminal()) {
-        (false, true) => {
-            tx.delete(INFLIGHT, &keys::seq(seq))?;
-        }
-        (true, false) => tx.put(INFLIGHT, &keys::seq(seq), &[])?,
-        _ => {}
-    }
-    Ok(())
-}
-
-/// Removes every trace of a payment: records, indexes, counter. Keeps a tombstone when it
-/// had settled, so its hash can never be paid again.
-pub fn remove_payment(tx: &mut dyn WriteTx, p: &Payment) -> Result<()> {
-    let seq = p.sequence_num;
-    tx.delete(RECORDS, &keys::record(seq, KIND_CREATION))?;
-    tx.delete(RECORDS, &keys::record(seq, KIND_FAILURE_REASON))?;
-    for h in &p.htlcs {
-        remove_htlc(tx, seq, h)?;
-    }
-    tx.delete(HASH_INDEX, &p.hash)?;
-    tx.delete(INFLIGHT, &keys::seq(seq))?;
-    tx.delete(
-        CREATION_INDEX,
-        &keys::creation(p.info.creation_time_ns, seq),
-    )?;
-    add_to_counter(tx, p.status, -1)?;
-    if p.state.has_settled_htlc {
-        tx.put(TOMBSTONES, &p.hash, &[])?;
-    }
-    Ok(())
-}
-
-fn remove_htlc(tx: &mut dyn WriteTx, seq: u64, h: &HtlcAttempt) -> Result<()> {
-    for sub in [HTLC_INFO, HTLC_SETTLE, HTLC_FAIL] {
-        tx.delete(RECORDS, &keys::htlc(seq, h.info.attempt_id, sub))?;
-    }
-    Ok(())
-}
-
-fn existing(tx: &dyn WriteTx, view: &mut BatchView, hash: &PaymentHash) -> Result<Payment> {
-    view.load(tx, hash)?.ok_or(Error::PaymentNotInitiated)
-}
-
-/// Rebuilds the payment after a change and records its status transition.
-fn finish(tx: &mut dyn WriteTx, before: PaymentStatus, p: Payment) -> Result<Payment> {
+/// Rebuilds the payment after a change (deriving its status) and adds the status
+/// change, if any, to the mutations.
+fn finish(before: PaymentStatus, p: Payment, mut mutations: Vec<Mutation>) -> Result<Decision> {
     let p = Payment::from_parts(p.sequence_num, p.hash, p.info, p.htlcs, p.failure_reason)?;
-    record_transition(tx, p.sequence_num, before, p.status)?;
-    Ok(p)
+    if p.status != before {
+        mutations.push(Mutation::Status {
+            seq: p.sequence_num,
+            from: before,
+            to: p.status,
+        });
+    }
+    Ok(Decision {
+        payment: p,
+        mutations,
+    })
 }
 
-/// `init_payment`: a new payment, or a fresh start for a failed one.
-pub fn init(
-    tx: &mut dyn WriteTx,
-    view: &mut BatchView,
+/// What removing this payment takes.
+pub fn removal(p: &Payment) -> Removal {
+    Removal {
+        seq: p.sequence_num,
+        hash: p.hash,
+        created_ns: p.info.creation_time_ns,
+        status: p.status,
+        attempt_ids: p.htlcs.iter().map(|h| h.info.attempt_id).collect(),
+        tombstone: p.state.has_settled_htlc,
+    }
+}
+
+/// `init_payment`: a new payment with sequence number `seq`, or a fresh start for a
+/// failed one (which is removed first).
+pub fn decide_init(
+    old: Option<&Payment>,
+    tombstoned: bool,
+    seq: u64,
     hash: &PaymentHash,
     info: &CreationInfo,
     encoded_info: &[u8],
-) -> Result<Payment> {
-    if tx.get(TOMBSTONES, hash)?.is_some() {
+) -> Result<Decision> {
+    if tombstoned {
         return Err(Error::AlreadyPaid);
     }
-    if let Some(old) = view.load(tx, hash)? {
+    let mut mutations = Vec::with_capacity(2);
+    if let Some(old) = old {
         match old.status {
             PaymentStatus::Initiated => return Err(Error::PaymentExists),
             PaymentStatus::InFlight => return Err(Error::PaymentInFlight),
             PaymentStatus::Succeeded => return Err(Error::AlreadyPaid),
-            PaymentStatus::Failed => remove_payment(tx, &old)?,
+            PaymentStatus::Failed => mutations.push(Mutation::Delete(removal(old))),
         }
     }
-    let seq = get_u64(tx, META, KEY_NEXT_SEQUENCE)?
-        .ok_or_else(|| Error::corrupt("missing sequence counter"))?;
-    put_u64(tx, META, KEY_NEXT_SEQUENCE, seq + 1)?;
-    let mut creation = Vec::with_capacity(32 + encoded_info.len());
-    creation.extend_from_slice(hash);
-    creation.extend_from_slice(encoded_info);
-    tx.put(RECORDS, &keys::record(seq, KIND_CREATION), &creation)?;
-    tx.put(HASH_INDEX, hash, &keys::seq(seq))?;
-    tx.put(INFLIGHT, &keys::seq(seq), &[])?;
-    tx.put(
-        CREATION_INDEX,
-        &keys::creation(info.creation_time_ns, seq),
-        &[],
-    )?;
-    add_to_counter(tx, PaymentStatus::Initiated, 1)?;
-    Payment::from_parts(seq, *hash, info.clone(), Vec::new(), None)
+    mutations.push(Mutation::InsertPayment {
+        seq,
+        hash: *hash,
+        created_ns: info.creation_time_ns,
+        creation: encoded_info.to_vec(),
+    });
+    let payment = Payment::from_parts(seq, *hash, info.clone(), Vec::new(), None)?;
+    Ok(Decision { payment, mutations })
 }
 
 /// `register_attempt`: adds an in-flight attempt after the rules of docs/behaviour.md,
 /// Registering an attempt.
-pub fn register(
-    tx: &mut dyn WriteTx,
-    view: &mut BatchView,
-    hash: &PaymentHash,
-    attempt: &AttemptInfo,
-    encoded: &[u8],
-) -> Result<Payment> {
-    let mut p = existing(tx, view, hash)?;
+pub fn decide_register(mut p: Payment, attempt: &AttemptInfo, encoded: &[u8]) -> Result<Decision> {
     p.registrable()?;
     verify_attempt(&p, attempt)?;
     let before = p.status;
-    tx.put(
-        RECORDS,
-        &keys::htlc(p.sequence_num, attempt.attempt_id, HTLC_INFO),
-        encoded,
-    )?;
+    let mutations = vec![Mutation::InsertAttempt {
+        seq: p.sequence_num,
+        attempt_id: attempt.attempt_id,
+        info: encoded.to_vec(),
+    }];
     let at = p
         .htlcs
         .partition_point(|h| h.info.attempt_id < attempt.attempt_id);
@@ -156,7 +105,7 @@ pub fn register(
             failure: None,
         },
     );
-    finish(tx, before, p)
+    finish(before, p, mutations)
 }
 
 /// Finds an attempt that may still receive its outcome.
@@ -177,92 +126,258 @@ fn open_attempt(p: &Payment, attempt_id: u64) -> Result<usize> {
 }
 
 /// `settle_attempt`: records the preimage once it proves the attempt's hash.
+pub fn decide_settle(
+    mut p: Payment,
+    attempt_id: u64,
+    settle: &SettleInfo,
+    encoded: &[u8],
+) -> Result<Decision> {
+    let i = open_attempt(&p, attempt_id)?;
+    let expected = p.attempt_hash(&p.htlcs[i].info);
+    verify_preimage(&expected, &settle.preimage)?;
+    let before = p.status;
+    let mutations = vec![Mutation::SetSettle {
+        seq: p.sequence_num,
+        attempt_id,
+        settle: encoded.to_vec(),
+    }];
+    p.htlcs[i].settle = Some(*settle);
+    finish(before, p, mutations)
+}
+
+/// `fail_attempt`: records one attempt's failure.
+pub fn decide_fail_attempt(
+    mut p: Payment,
+    attempt_id: u64,
+    fail: &FailInfo,
+    encoded: &[u8],
+) -> Result<Decision> {
+    let i = open_attempt(&p, attempt_id)?;
+    let before = p.status;
+    let mutations = vec![Mutation::SetFail {
+        seq: p.sequence_num,
+        attempt_id,
+        fail: encoded.to_vec(),
+    }];
+    p.htlcs[i].failure = Some(fail.clone());
+    finish(before, p, mutations)
+}
+
+/// `fail_payment`: records or overwrites the failure reason, whatever the attempts do.
+pub fn decide_fail_payment(mut p: Payment, reason: FailureReason) -> Result<Decision> {
+    let before = p.status;
+    let mutations = vec![Mutation::SetReason {
+        seq: p.sequence_num,
+        reason,
+    }];
+    p.failure_reason = Some(reason);
+    finish(before, p, mutations)
+}
+
+/// `delete_payment`: the whole payment (new state `None`), or only its failed attempts.
+/// Refuses in-flight payments.
+pub fn decide_delete(
+    p: Payment,
+    failed_attempts_only: bool,
+) -> Result<(Option<Payment>, Mutation)> {
+    if p.status == PaymentStatus::InFlight {
+        return Err(Error::PaymentInFlight);
+    }
+    if !failed_attempts_only {
+        return Ok((None, Mutation::Delete(removal(&p))));
+    }
+    // Removing failed attempts of a non-in-flight payment never changes its status.
+    let (failed, kept): (Vec<HtlcAttempt>, Vec<HtlcAttempt>) =
+        p.htlcs.into_iter().partition(|h| h.failure.is_some());
+    let mutation = Mutation::DeleteAttempts {
+        seq: p.sequence_num,
+        attempt_ids: failed.iter().map(|h| h.info.attempt_id).collect(),
+    };
+    let p = Payment::from_parts(p.sequence_num, p.hash, p.info, kept, p.failure_reason)?;
+    Ok((Some(p), mutation))
+}
+
+fn existing(
+    w: &mut dyn PaymentWriter,
+    view: &mut BatchView,
+    hash: &PaymentHash,
+) -> Result<Payment> {
+    view.load(w, hash)?.ok_or(Error::PaymentNotInitiated)
+}
+
+fn apply_all(w: &mut dyn PaymentWriter, mutations: Vec<Mutation>) -> Result<()> {
+    mutations.into_iter().try_for_each(|m| w.apply(m))
+}
+
+/// Applies a decision's mutations and returns its payment (the batch stages it).
+fn store(w: &mut dyn PaymentWriter, d: Decision) -> Result<Payment> {
+    apply_all(w, d.mutations)?;
+    Ok(d.payment)
+}
+
+/// The `init_payment` step.
+pub fn init(
+    w: &mut dyn PaymentWriter,
+    view: &mut BatchView,
+    hash: &PaymentHash,
+    info: &CreationInfo,
+    encoded_info: &[u8],
+) -> Result<Payment> {
+    let tombstoned = view.tombstoned(w, hash)?;
+    let old = if tombstoned {
+        None
+    } else {
+        view.load(w, hash)?
+    };
+    let seq = if tombstoned { 0 } else { w.next_sequence()? };
+    let d = decide_init(old.as_ref(), tombstoned, seq, hash, info, encoded_info)?;
+    if let Some(old) = &old {
+        // The failed payment it replaces is gone: its sequence number with it.
+        view.remove(hash, old.sequence_num, false);
+    }
+    store(w, d)
+}
+
+/// The `register_attempt` step.
+pub fn register(
+    w: &mut dyn PaymentWriter,
+    view: &mut BatchView,
+    hash: &PaymentHash,
+    attempt: &AttemptInfo,
+    encoded: &[u8],
+) -> Result<Payment> {
+    let p = existing(w, view, hash)?;
+    store(w, decide_register(p, attempt, encoded)?)
+}
+
+/// The `settle_attempt` step.
 pub fn settle(
-    tx: &mut dyn WriteTx,
+    w: &mut dyn PaymentWriter,
     view: &mut BatchView,
     hash: &PaymentHash,
     attempt_id: u64,
     settle: &SettleInfo,
     encoded: &[u8],
 ) -> Result<Payment> {
-    let mut p = existing(tx, view, hash)?;
-    let i = open_attempt(&p, attempt_id)?;
-    let expected = p.attempt_hash(&p.htlcs[i].info);
-    verify_preimage(&expected, &settle.preimage)?;
-    let before = p.status;
-    tx.put(
-        RECORDS,
-        &keys::htlc(p.sequence_num, attempt_id, HTLC_SETTLE),
-        encoded,
-    )?;
-    p.htlcs[i].settle = Some(*settle);
-    finish(tx, before, p)
+    let p = existing(w, view, hash)?;
+    store(w, decide_settle(p, attempt_id, settle, encoded)?)
 }
 
-/// `fail_attempt`: records one attempt's failure.
+/// The `fail_attempt` step.
 pub fn fail_attempt(
-    tx: &mut dyn WriteTx,
+    w: &mut dyn PaymentWriter,
     view: &mut BatchView,
     hash: &PaymentHash,
     attempt_id: u64,
     fail: &FailInfo,
     encoded: &[u8],
 ) -> Result<Payment> {
-    let mut p = existing(tx, view, hash)?;
-    let i = open_attempt(&p, attempt_id)?;
-    let before = p.status;
-    tx.put(
-        RECORDS,
-        &keys::htlc(p.sequence_num, attempt_id, HTLC_FAIL),
-        encoded,
-    )?;
-    p.htlcs[i].failure = Some(fail.clone());
-    finish(tx, before, p)
+    let p = existing(w, view, hash)?;
+    store(w, decide_fail_attempt(p, attempt_id, fail, encoded)?)
 }
 
-/// `fail_payment`: records or overwrites the failure reason, whatever the attempts do.
+/// The `fail_payment` step.
 pub fn fail_payment(
-    tx: &mut dyn WriteTx,
+    w: &mut dyn PaymentWriter,
     view: &mut BatchView,
     hash: &PaymentHash,
     reason: FailureReason,
 ) -> Result<Payment> {
-    let mut p = existing(tx, view, hash)?;
-    let before = p.status;
-    tx.put(
-        RECORDS,
-        &keys::record(p.sequence_num, KIND_FAILURE_REASON),
-        &[reason as u8],
-    )?;
-    p.failure_reason = Some(reason);
-    finish(tx, before, p)
+    let p = existing(w, view, hash)?;
+    store(w, decide_fail_payment(p, reason)?)
 }
 
-/// `delete_payment`: whole payment, or only its failed attempts. Refuses in-flight
-/// payments. Returns whether the payment itself was removed.
-pub fn delete(tx: &mut dyn WriteTx, p: &Payment, failed_attempts_only: bool) -> Result<bool> {
-    if p.status == PaymentStatus::InFlight {
-        return Err(Error::PaymentInFlight);
-    }
-    if failed_attempts_only {
-        // Removing failed attempts of a non-in-flight payment never changes its status.
-        for h in p.htlcs.iter().filter(|h| h.failure.is_some()) {
-            remove_htlc(tx, p.sequence_num, h)?;
-        }
-        return Ok(false);
-    }
-    remove_payment(tx, p)?;
-    Ok(true)
-}
-
+/// The `delete_payment` step by hash, in the writer's batch.
 pub fn delete_by_hash(
-    tx: &mut dyn WriteTx,
+    w: &mut dyn PaymentWriter,
     view: &mut BatchView,
     hash: &PaymentHash,
     failed_attempts_only: bool,
-) -> Result<bool> {
-    let p = existing(tx, view, hash)?;
-    // The payment (or its failed attempts) is gone from the records: so from the cache.
-    view.forget(hash);
-    delete(tx, &p, failed_attempts_only)
+) -> Result<()> {
+    let p = existing(w, view, hash)?;
+    let (seq, tombstone) = (p.sequence_num, p.state.has_settled_htlc);
+    let (kept, mutation) = decide_delete(p, failed_attempts_only)?;
+    w.apply(mutation)?;
+    match kept {
+        Some(p) => view.stage(Arc::new(p)),
+        None => view.remove(hash, seq, tombstone),
+    }
+    Ok(())
+}
+
+/// Bulk deletion's step for one payment, outside the writer's batch: returns whether
+/// the payment itself was removed.
+pub fn delete(w: &mut dyn PaymentWriter, p: Payment, failed_attempts_only: bool) -> Result<bool> {
+    let (kept, mutation) = decide_delete(p, failed_attempts_only)?;
+    w.apply(mutation)?;
+    Ok(kept.is_none())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn initiated(seq: u64) -> Payment {
+        let info = CreationInfo {
+            value_msat: 1000,
+            ..Default::default()
+        };
+        Payment::from_parts(seq, [1; 32], info, Vec::new(), None).unwrap()
+    }
+
+    #[test]
+    fn init_over_a_failed_payment_removes_it_then_inserts() {
+        let failed = decide_fail_payment(initiated(3), FailureReason::NoRoute)
+            .unwrap()
+            .payment;
+        let d = decide_init(Some(&failed), false, 9, &[1; 32], &failed.info, b"c").unwrap();
+        assert!(matches!(
+            &d.mutations[..],
+            [
+                Mutation::Delete(Removal {
+                    seq: 3,
+                    tombstone: false,
+                    ..
+                }),
+                Mutation::InsertPayment { seq: 9, .. },
+            ]
+        ));
+        assert_eq!(d.payment.sequence_num, 9);
+    }
+
+    #[test]
+    fn a_refusal_yields_no_mutation() {
+        let p = initiated(3);
+        assert_eq!(
+            decide_init(Some(&p), false, 9, &[1; 32], &p.info, b"c").err(),
+            Some(Error::PaymentExists)
+        );
+        assert_eq!(
+            decide_init(None, true, 9, &[1; 32], &p.info, b"c").err(),
+            Some(Error::AlreadyPaid)
+        );
+        assert!(matches!(
+            decide_settle(p, 5, &SettleInfo::default(), b"s"),
+            Err(Error::AttemptNotFound(5))
+        ));
+    }
+
+    #[test]
+    fn a_status_change_is_a_mutation_of_its_own() {
+        let d = decide_fail_payment(initiated(3), FailureReason::Timeout).unwrap();
+        assert_eq!(
+            d.mutations,
+            vec![
+                Mutation::SetReason {
+                    seq: 3,
+                    reason: FailureReason::Timeout
+                },
+                Mutation::Status {
+                    seq: 3,
+                    from: PaymentStatus::Initiated,
+                    to: PaymentStatus::Failed
+                },
+            ]
+        );
+    }
 }

@@ -1,13 +1,8 @@
-//! Read-side queries: pages in sequence order, date windows through the creation-time
-//! index, in-flight payments through the non-terminal index, O(1) counts.
+//! What a query means, for every engine: the page size, the date window, the status
+//! filter and the page's shape. Engines find the candidates with their own indexes and
+//! fill a `Page`.
 
-use std::ops::Bound;
-
-use super::assemble::{load_by_seq, scan_payments};
-use super::keys;
-use crate::backend::schema::{get_u64, COUNTERS, CREATION_INDEX, INFLIGHT};
-use crate::backend::{Flow, ReadTx};
-use crate::error::{Error, Result};
+use crate::backend::Flow;
 use crate::model::{Payment, PaymentStatus, Query};
 
 /// Page size when a query leaves `max_payments` at 0.
@@ -33,44 +28,37 @@ pub struct PaymentCounts {
     pub failed: u64,
 }
 
-pub fn counts(tx: &dyn ReadTx) -> Result<PaymentCounts> {
-    let get = |s| get_u64(tx, COUNTERS, &keys::counter(s)).map(|v| v.unwrap_or(0));
-    let c = PaymentCounts {
-        total: 0,
-        initiated: get(PaymentStatus::Initiated)?,
-        in_flight: get(PaymentStatus::InFlight)?,
-        succeeded: get(PaymentStatus::Succeeded)?,
-        failed: get(PaymentStatus::Failed)?,
-    };
-    Ok(PaymentCounts {
-        total: c.initiated + c.in_flight + c.succeeded + c.failed,
-        ..c
-    })
+impl PaymentCounts {
+    /// Counts from the per-status figures (the total is their sum).
+    pub fn from_statuses(initiated: u64, in_flight: u64, succeeded: u64, failed: u64) -> Self {
+        PaymentCounts {
+            total: initiated + in_flight + succeeded + failed,
+            initiated,
+            in_flight,
+            succeeded,
+            failed,
+        }
+    }
+
+    /// Adds one payment of this status.
+    pub fn add(&mut self, status: PaymentStatus) {
+        self.total += 1;
+        *match status {
+            PaymentStatus::Initiated => &mut self.initiated,
+            PaymentStatus::InFlight => &mut self.in_flight,
+            PaymentStatus::Succeeded => &mut self.succeeded,
+            PaymentStatus::Failed => &mut self.failed,
+        } += 1;
+    }
 }
 
-/// Every non-terminal payment, through the index kept for that purpose.
-pub fn inflight(tx: &dyn ReadTx) -> Result<Vec<Payment>> {
-    let mut seqs = Vec::new();
-    tx.scan(
-        INFLIGHT,
-        (Bound::Unbounded, Bound::Unbounded),
-        false,
-        &mut |k, _| {
-            seqs.push(keys::parse_u64(k, "in-flight index")?);
-            Ok(Flow::Continue)
-        },
-    )?;
-    seqs.into_iter()
-        .map(|seq| {
-            load_by_seq(tx, seq, false)?.ok_or_else(|| {
-                Error::corrupt(format!("in-flight index names missing payment {seq}"))
-            })
-        })
-        .collect()
+/// Whether the query has a date window.
+pub fn has_window(q: &Query) -> bool {
+    q.creation_date_start != 0 || q.creation_date_end != 0
 }
 
 /// Converts the inclusive second bounds of a query to a nanosecond window.
-fn window_ns(q: &Query) -> (i64, i64) {
+pub fn window_ns(q: &Query) -> (i64, i64) {
     let start = if q.creation_date_start == 0 {
         i64::MIN
     } else {
@@ -87,37 +75,26 @@ fn window_ns(q: &Query) -> (i64, i64) {
     (start, end)
 }
 
-/// Reads one page: through the creation-time index when the query has a date window,
-/// else straight along the payment records in sequence order.
-pub fn query(tx: &dyn ReadTx, q: &Query) -> Result<QueryResponse> {
-    let mut page = Page::new(q);
-    if q.creation_date_start != 0 || q.creation_date_end != 0 {
-        page_in_window(tx, q, &mut page)?;
-    } else {
-        page_by_sequence(tx, q, &mut page)?;
+/// Whether `seq` lies on the query's side of its offset.
+pub fn beyond_offset(q: &Query, seq: u64) -> bool {
+    match (q.reversed, q.index_offset) {
+        (_, 0) => true,
+        (false, off) => seq > off,
+        (true, off) => seq < off,
     }
-    let mut payments = page.payments;
-    if q.reversed {
-        payments.reverse();
-    }
-    Ok(QueryResponse {
-        first_index_offset: payments.first().map_or(0, |p| p.sequence_num),
-        last_index_offset: payments.last().map_or(0, |p| p.sequence_num),
-        payments,
-        total_count: if q.count_total { counts(tx)?.total } else { 0 },
-    })
 }
 
-/// A page being filled in scan order: keeps the payments the status filter lets
-/// through, up to the page size.
-struct Page {
+/// A page being filled in the query's direction: keeps the payments the status filter
+/// lets through, up to the page size.
+pub struct Page {
     payments: Vec<Payment>,
     max: usize,
     include_incomplete: bool,
+    reversed: bool,
 }
 
 impl Page {
-    fn new(q: &Query) -> Page {
+    pub fn new(q: &Query) -> Page {
         let max = if q.max_payments == 0 {
             DEFAULT_MAX_PAYMENTS
         } else {
@@ -127,11 +104,17 @@ impl Page {
             payments: Vec::with_capacity(max.min(1024)),
             max,
             include_incomplete: q.include_incomplete,
+            reversed: q.reversed,
         }
     }
 
+    /// The most payments the page takes.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
     /// Offers the next payment; `Stop` once the page is full.
-    fn offer(&mut self, p: Payment) -> Flow {
+    pub fn offer(&mut self, p: Payment) -> Flow {
         if self.include_incomplete || p.status == PaymentStatus::Succeeded {
             self.payments.push(p);
         }
@@ -141,127 +124,18 @@ impl Page {
             Flow::Continue
         }
     }
-}
 
-/// No date window: one range scan of the records from the offset, in the query's
-/// direction.
-fn page_by_sequence(tx: &dyn ReadTx, q: &Query, page: &mut Page) -> Result<()> {
-    let start = keys::seq(q.index_offset.saturating_add(1));
-    let end = keys::seq(q.index_offset);
-    let range = match (q.reversed, q.index_offset) {
-        (false, _) => (Bound::Included(&start[..]), Bound::Unbounded),
-        (true, 0) => (Bound::Unbounded, Bound::Unbounded),
-        (true, _) => (Bound::Unbounded, Bound::Excluded(&end[..])),
-    };
-    scan_payments(tx, range, q.reversed, q.omit_hops, &mut |p| {
-        Ok(page.offer(p))
-    })
-}
-
-/// A date window: seek through the creation-time index, so the cost follows the window,
-/// not the store.
-fn page_in_window(tx: &dyn ReadTx, q: &Query, page: &mut Page) -> Result<()> {
-    let mut seqs = window_sequences(tx, q)?;
-    seqs.sort_unstable();
-    if q.reversed {
-        seqs.reverse();
-    }
-    // Load a page's worth at a time: the status filter may need more.
-    for chunk in seqs.chunks(page.max) {
-        for p in load_many(tx, chunk, q.omit_hops)? {
-            if page.offer(p) == Flow::Stop {
-                return Ok(());
-            }
+    /// The response, in ascending sequence order; `total_count` as given.
+    pub fn finish(self, total_count: u64) -> QueryResponse {
+        let mut payments = self.payments;
+        if self.reversed {
+            payments.reverse();
+        }
+        QueryResponse {
+            first_index_offset: payments.first().map_or(0, |p| p.sequence_num),
+            last_index_offset: payments.last().map_or(0, |p| p.sequence_num),
+            payments,
+            total_count,
         }
     }
-    Ok(())
-}
-
-/// Sequence numbers of the payments created inside the query's window and on the
-/// query's side of its offset, in creation-time order.
-fn window_sequences(tx: &dyn ReadTx, q: &Query) -> Result<Vec<u64>> {
-    let (start, end) = window_ns(q);
-    let mut seqs = Vec::new();
-    if start > end {
-        return Ok(seqs);
-    }
-    let (lo, hi) = (keys::creation(start, 0), keys::creation(end, u64::MAX));
-    tx.scan(
-        CREATION_INDEX,
-        (Bound::Included(&lo[..]), Bound::Included(&hi[..])),
-        false,
-        &mut |k, _| {
-            let seq = k
-                .get(8..)
-                .map(|s| keys::parse_u64(s, "creation index"))
-                .transpose()?;
-            let seq = seq.ok_or_else(|| Error::corrupt("short creation index key"))?;
-            let beyond_offset = match (q.reversed, q.index_offset) {
-                (_, 0) => true,
-                (false, off) => seq > off,
-                (true, off) => seq < off,
-            };
-            if beyond_offset {
-                seqs.push(seq);
-            }
-            Ok(Flow::Continue)
-        },
-    )?;
-    Ok(seqs)
-}
-
-/// Loads the payments `seqs` names, in that order. Payments created close together
-/// have close sequence numbers: when the chunk is dense, one range scan of the records
-/// replaces a B-tree descent per payment.
-fn load_many(tx: &dyn ReadTx, seqs: &[u64], omit_hops: bool) -> Result<Vec<Payment>> {
-    let missing = |seq: u64| Error::corrupt(format!("creation index names missing payment {seq}"));
-    let (Some(&lo), Some(&hi)) = (seqs.iter().min(), seqs.iter().max()) else {
-        return Ok(Vec::new());
-    };
-    if hi - lo >= 2 * seqs.len() as u64 {
-        return seqs
-            .iter()
-            .map(|&seq| load_by_seq(tx, seq, omit_hops)?.ok_or_else(|| missing(seq)))
-            .collect();
-    }
-    let wanted: std::collections::HashSet<u64> = seqs.iter().copied().collect();
-    let mut found = std::collections::HashMap::with_capacity(seqs.len());
-    let (start, end) = (keys::seq(lo), keys::seq(hi + 1));
-    scan_payments(
-        tx,
-        (Bound::Included(&start[..]), Bound::Excluded(&end[..])),
-        false,
-        omit_hops,
-        &mut |p| {
-            if wanted.contains(&p.sequence_num) {
-                found.insert(p.sequence_num, p);
-            }
-            Ok(Flow::Continue)
-        },
-    )?;
-    seqs.iter()
-        .map(|seq| found.remove(seq).ok_or_else(|| missing(*seq)))
-        .collect()
-}
-
-/// Sequence numbers of up to `limit` payments after `after`, in order (bulk deletion walks
-/// the store with this, one bounded transaction at a time).
-pub fn next_sequence_numbers(tx: &dyn ReadTx, after: u64, limit: usize) -> Result<Vec<u64>> {
-    let start = keys::seq(after.saturating_add(1));
-    let mut out = Vec::with_capacity(limit);
-    tx.scan(
-        crate::backend::schema::RECORDS,
-        (Bound::Included(&start[..]), Bound::Unbounded),
-        false,
-        &mut |k, _| {
-            if let keys::RecordKey::Creation(seq) = keys::parse_record(k)? {
-                out.push(seq);
-                if out.len() >= limit {
-                    return Ok(Flow::Stop);
-                }
-            }
-            Ok(Flow::Continue)
-        },
-    )?;
-    Ok(out)
 }

@@ -6,21 +6,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::commit::{CommitStats, Committer, Op};
+use super::engine::{self, Engine, Snapshot};
 use super::import::{self, ImportPayment, ImportReport};
 use super::integrity::IntegrityReport;
-use super::{assemble, ops, query};
-use crate::backend::schema::{self, get_u64, KEY_EPOCH, META};
+use super::kv::KvEngine;
+use super::ops;
 use crate::backend::{self, Backend, RedbBackend, RedbConfig};
 use crate::codec;
 use crate::error::{Error, Result};
 use crate::missioncontrol::{McOptions, MissionControl, Namespaces};
 use crate::model::{
     validate_attempt_shape, validate_creation_info, AttemptInfo, CreationInfo, FailInfo,
-    FailureReason, Payment, PaymentHash, Query, SettleInfo,
+    FailureReason, Payment, PaymentHash, PaymentStatus, Query, SettleInfo,
 };
 use crate::subscriptions::{Registry, Subscription};
 
-pub use query::{PaymentCounts, QueryResponse};
+pub use super::query::{PaymentCounts, QueryResponse};
 
 /// Default most operations coalesced into one commit.
 pub const DEFAULT_MAX_BATCH_SIZE: u32 = 1000;
@@ -72,7 +73,7 @@ impl Default for Options {
 
 /// A payment store: thread-safe, share it by reference or `Arc`.
 pub struct Store {
-    backend: Arc<dyn Backend>,
+    engine: Arc<dyn Engine>,
     committer: Committer,
     registry: Arc<Registry>,
     namespaces: Arc<Namespaces>,
@@ -98,25 +99,29 @@ impl Store {
         Self::with_backend(backend, options)
     }
 
-    /// Opens a store over any backend (the schema is created or migrated first).
+    /// Opens a store over any byte-table backend (the schema is created or migrated
+    /// first).
     pub fn with_backend(backend: Arc<dyn Backend>, options: Options) -> Result<Store> {
-        schema::prepare(backend.as_ref())?;
-        let epoch =
-            backend::read(backend.as_ref(), |tx| get_u64(tx, META, KEY_EPOCH))?.unwrap_or(0);
+        Self::with_engine(Arc::new(KvEngine::new(backend)?), options)
+    }
+
+    /// Opens a store over a payment engine.
+    pub(crate) fn with_engine(engine: Arc<dyn Engine>, options: Options) -> Result<Store> {
+        let epoch = engine::read(engine.as_ref(), |s| s.epoch())?;
         let registry = Arc::new(Registry::default());
         let max_batch = match options.max_batch_size {
             0 => DEFAULT_MAX_BATCH_SIZE,
             n => n,
         } as usize;
         let committer = Committer::start(
-            backend.clone(),
+            engine.clone(),
             registry.clone(),
             max_batch,
             options.max_batch_delay,
             epoch,
         )?;
         Ok(Store {
-            backend,
+            engine,
             committer,
             registry,
             namespaces: Arc::default(),
@@ -138,11 +143,9 @@ impl Store {
 
     /// A read snapshot; it answers only once everything it shows is durable (a commit
     /// becomes visible a moment before its fsync is done).
-    fn read<T>(&self, mut f: impl FnMut(&dyn backend::ReadTx) -> Result<T>) -> Result<T> {
+    fn read<T>(&self, mut f: impl FnMut(&mut dyn Snapshot) -> Result<T>) -> Result<T> {
         self.check_open()?;
-        let (epoch, value) = backend::read(self.backend.as_ref(), |tx| {
-            Ok((get_u64(tx, META, KEY_EPOCH)?.unwrap_or(0), f(tx)?))
-        })?;
+        let (epoch, value) = engine::read(self.engine.as_ref(), |s| Ok((s.epoch()?, f(s)?)))?;
         self.committer.wait_durable(epoch)?;
         Ok(value)
     }
@@ -156,29 +159,27 @@ impl Store {
             Change::Init(info) => {
                 validate_creation_info(&info)?;
                 let encoded = codec::encode_creation(&info);
-                Box::new(move |tx, view| ops::init(tx, view, &hash, &info, &encoded).map(Some))
+                Box::new(move |w, view| ops::init(w, view, &hash, &info, &encoded).map(Some))
             }
             Change::Register(attempt) => {
                 validate_attempt_shape(&attempt)?;
                 let encoded = codec::encode_attempt(&attempt);
-                Box::new(move |tx, view| {
-                    ops::register(tx, view, &hash, &attempt, &encoded).map(Some)
-                })
+                Box::new(move |w, view| ops::register(w, view, &hash, &attempt, &encoded).map(Some))
             }
             Change::Settle(id, settle) => {
                 let encoded = codec::encode_settle(&settle);
-                Box::new(move |tx, view| {
-                    ops::settle(tx, view, &hash, id, &settle, &encoded).map(Some)
+                Box::new(move |w, view| {
+                    ops::settle(w, view, &hash, id, &settle, &encoded).map(Some)
                 })
             }
             Change::FailAttempt(id, fail) => {
                 let encoded = codec::encode_fail(&fail);
-                Box::new(move |tx, view| {
-                    ops::fail_attempt(tx, view, &hash, id, &fail, &encoded).map(Some)
+                Box::new(move |w, view| {
+                    ops::fail_attempt(w, view, &hash, id, &fail, &encoded).map(Some)
                 })
             }
             Change::FailPayment(reason) => {
-                Box::new(move |tx, view| ops::fail_payment(tx, view, &hash, reason).map(Some))
+                Box::new(move |w, view| ops::fail_payment(w, view, &hash, reason).map(Some))
             }
         };
         self.write(op)?
@@ -227,12 +228,12 @@ impl Store {
     }
 
     pub fn fetch_payment(&self, hash: &PaymentHash) -> Result<Payment> {
-        self.read(|tx| assemble::load(tx, hash)?.ok_or(Error::PaymentNotInitiated))
+        self.read(|s| s.payment(hash)?.ok_or(Error::PaymentNotInitiated))
     }
 
     /// Every INITIATED or IN_FLIGHT payment, in sequence order (start-up resume).
     pub fn fetch_inflight_payments(&self) -> Result<Vec<Payment>> {
-        self.read(query::inflight)
+        self.read(|s| s.inflight())
     }
 
     /// Imports whole payments in their final state, keeping their sequence numbers, in
@@ -254,8 +255,8 @@ impl Store {
     /// Removes a payment (or only its failed attempts); in-flight payments are refused.
     pub fn delete_payment(&self, hash: &PaymentHash, failed_attempts_only: bool) -> Result<()> {
         let hash = *hash;
-        self.write(Box::new(move |tx, view| {
-            ops::delete_by_hash(tx, view, &hash, failed_attempts_only).map(|_| None)
+        self.write(Box::new(move |w, view| {
+            ops::delete_by_hash(w, view, &hash, failed_attempts_only).map(|()| None)
         }))?;
         Ok(())
     }
@@ -268,24 +269,24 @@ impl Store {
         let mut deleted = 0u64;
         let mut cursor = 0u64;
         loop {
-            let seqs = backend::read(self.backend.as_ref(), |tx| {
-                query::next_sequence_numbers(tx, cursor, DELETE_CHUNK)
+            let seqs = engine::read(self.engine.as_ref(), |s| {
+                s.sequence_numbers_after(cursor, DELETE_CHUNK)
             })?;
             let Some(&last) = seqs.last() else {
                 return Ok(deleted);
             };
-            deleted += backend::update(self.backend.as_ref(), |tx| {
+            deleted += engine::write(self.engine.as_ref(), |w| {
                 // Before the commit: the writer's next transaction, which can only begin
                 // after this one ends, must not trust its cache.
                 self.committer.invalidate_cache();
                 let mut n = 0;
                 for &seq in &seqs {
-                    let Some(p) = assemble::load_by_seq(tx, seq, false)? else {
+                    let Some(p) = w.load_by_seq(seq)? else {
                         continue; // deleted or re-initiated since the read
                     };
-                    let wanted = p.status != crate::model::PaymentStatus::InFlight
-                        && (!failed_only || p.status == crate::model::PaymentStatus::Failed);
-                    if wanted && ops::delete(tx, &p, failed_attempts_only)? {
+                    let wanted = p.status != PaymentStatus::InFlight
+                        && (!failed_only || p.status == PaymentStatus::Failed);
+                    if wanted && ops::delete(w, p, failed_attempts_only)? {
                         n += 1;
                     }
                 }
@@ -296,18 +297,18 @@ impl Store {
     }
 
     pub fn query_payments(&self, query: &Query) -> Result<QueryResponse> {
-        self.read(|tx| query::query(tx, query))
+        self.read(|s| s.query(query))
     }
 
     /// Payments per status, from counters kept in the same transactions as the changes.
     pub fn payment_counts(&self) -> Result<PaymentCounts> {
-        self.read(query::counts)
+        self.read(|s| s.counts())
     }
 
     /// Reclaims file space freed by deletions; other calls wait meanwhile.
     pub fn compact(&self) -> Result<()> {
         self.check_open()?;
-        self.backend.compact()
+        self.engine.compact()
     }
 
     /// Streams this payment's states: the current one first, then one per change, ending
@@ -315,12 +316,7 @@ impl Store {
     pub fn subscribe_payment(&self, hash: &PaymentHash) -> Result<Subscription> {
         self.check_open()?;
         let sub = self.registry.register(Some(*hash));
-        let (epoch, payment) = self.read(|tx| {
-            Ok((
-                get_u64(tx, META, KEY_EPOCH)?.unwrap_or(0),
-                assemble::load(tx, hash)?,
-            ))
-        })?;
+        let (epoch, payment) = self.read(|s| Ok((s.epoch()?, s.payment(hash)?)))?;
         let payment = payment.ok_or(Error::PaymentNotInitiated)?;
         sub.prime(epoch, vec![payment]);
         Ok(sub)
@@ -331,12 +327,7 @@ impl Store {
     pub fn subscribe_all_payments(&self) -> Result<Subscription> {
         self.check_open()?;
         let sub = self.registry.register(None);
-        let (epoch, inflight) = self.read(|tx| {
-            Ok((
-                get_u64(tx, META, KEY_EPOCH)?.unwrap_or(0),
-                query::inflight(tx)?,
-            ))
-        })?;
+        let (epoch, inflight) = self.read(|s| Ok((s.epoch()?, s.inflight()?)))?;
         sub.prime(epoch, inflight);
         Ok(sub)
     }
@@ -349,13 +340,18 @@ impl Store {
         options: McOptions,
     ) -> Result<MissionControl> {
         self.check_open()?;
-        MissionControl::open(self.backend.clone(), &self.namespaces, namespace, options)
+        MissionControl::open(
+            self.engine.mission_control()?,
+            &self.namespaces,
+            namespace,
+            options,
+        )
     }
 
     /// Cross-checks every index and counter against the payment records in one snapshot;
     /// `Corrupt` names the first violation. Reads the whole store.
     pub fn check_integrity(&self) -> Result<IntegrityReport> {
-        self.read(super::integrity::check)
+        self.read(|s| s.check_integrity())
     }
 
     /// Commit counters: how well group commit coalesces.
@@ -373,8 +369,8 @@ impl Store {
         let mission_control = self.namespaces.close_all();
         self.committer.shutdown();
         self.registry.close_all();
-        let backend = self.backend.close();
-        mission_control.and(backend)
+        let engine = self.engine.close();
+        mission_control.and(engine)
     }
 }
 
