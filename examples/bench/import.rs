@@ -14,7 +14,7 @@ use crate::Args;
 const SECOND: i64 = 1_000_000_000;
 const VALUE: u64 = 100_000;
 
-fn settled(info: AttemptInfo, preimage: Preimage) -> HtlcAttempt {
+pub fn settled(info: AttemptInfo, preimage: Preimage) -> HtlcAttempt {
     HtlcAttempt {
         info,
         settle: Some(SettleInfo {
@@ -25,7 +25,7 @@ fn settled(info: AttemptInfo, preimage: Preimage) -> HtlcAttempt {
     }
 }
 
-fn failed(info: AttemptInfo) -> HtlcAttempt {
+pub fn failed(info: AttemptInfo) -> HtlcAttempt {
     HtlcAttempt {
         info,
         settle: None,

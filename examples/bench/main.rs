@@ -4,14 +4,18 @@
 //!
 //! ```text
 //! cargo run --release --example bench -- SCENARIO [--json] [--threads N]
-//!     [--payments N] [--small N] [--large N]
-//! cargo run --release --example bench -- all      # every scenario, one after another
+//!     [--payments N] [--small N] [--large N] [--scale N] [--store DIR]
+//! cargo run --release --example bench -- all      # every scenario but scale
 //! ```
 //!
 //! Scenarios: lifecycle, lifecycle-mpp, inflight, query, query-dates, delete, mc-flush,
-//! mc-idle, open, size, memory, import. Sizes: `--payments` (life-cycle loads, default 20,000),
+//! mc-idle, open, size, memory, import; and scale (minutes, several GB of disk: not in
+//! `all`). Sizes: `--payments` (life-cycle loads, default 20,000),
 //! `--small` / `--large` (store sizes compared, default 1,000 / 100,000),
-//! `--batch-delay-us` (group-commit linger for the life-cycle loads, default 0).
+//! `--batch-delay-us` (group-commit linger for the life-cycle loads, default 0),
+//! `--scale` (the big store of `scale`, default 5,800,000; `--large` beside it),
+//! `--store DIR` (where `scale` keeps its stores between runs; default a temporary
+//! directory, deleted at the end).
 
 mod cabi;
 mod fixture;
@@ -21,6 +25,7 @@ mod maintenance;
 mod mc;
 mod reads;
 mod report;
+mod scale;
 
 use report::Figure;
 
@@ -33,6 +38,10 @@ pub struct Args {
     pub large: u64,
     /// Linger of the group commit for the life-cycle loads (0 = the default).
     pub batch_delay_us: u32,
+    /// The big store of `scale`.
+    pub scale: u64,
+    /// Where `scale` keeps its stores between runs.
+    pub store: Option<std::path::PathBuf>,
     pub rest: Vec<String>,
 }
 
@@ -45,6 +54,8 @@ fn parse() -> Args {
         small: 1_000,
         large: 100_000,
         batch_delay_us: 0,
+        scale: 5_800_000,
+        store: None,
         rest: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
@@ -61,6 +72,8 @@ fn parse() -> Args {
             "--small" => a.small = num("--small"),
             "--large" => a.large = num("--large"),
             "--batch-delay-us" => a.batch_delay_us = num("--batch-delay-us") as u32,
+            "--scale" => a.scale = num("--scale"),
+            "--store" => a.store = Some(it.next().expect("--store needs a directory").into()),
             s if a.scenario.is_empty() => a.scenario = s.to_string(),
             s => a.rest.push(s.to_string()),
         }
@@ -131,19 +144,32 @@ const SCENARIOS: &[Scenario] = &[
         "bulk import of the large store's worth of whole payments (mixed states, 3 hops), durable",
         import::import,
     ),
+    (
+        "scale",
+        "a store of --scale payments (5.8M) beside --large (100k): open, reads, delete, compact, RSS",
+        scale::scale,
+    ),
 ];
+
+/// Scenarios `all` leaves out: they take minutes and gigabytes.
+const NOT_IN_ALL: &[&str] = &["scale"];
 
 fn main() {
     let args = parse();
     // Child processes some scenarios start.
     match args.scenario.as_str() {
-        "open-writer" => return reads::writer(&args.rest[0]),
+        "open-writer" => {
+            let base = args.rest.get(1).and_then(|b| b.parse().ok());
+            return reads::writer(&args.rest[0], base.unwrap_or(1_000_000_000));
+        }
         "memory-child" => return lifecycle::memory_child(&args),
         _ => {}
     }
     let chosen: Vec<&Scenario> = SCENARIOS
         .iter()
-        .filter(|(name, _, _)| args.scenario == "all" || *name == args.scenario)
+        .filter(|(name, _, _)| {
+            (args.scenario == "all" && !NOT_IN_ALL.contains(name)) || *name == args.scenario
+        })
         .collect();
     if chosen.is_empty() {
         let names: Vec<&str> = SCENARIOS.iter().map(|s| s.0).collect();

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use lnpaystore::{Options, PaymentCounts};
+use lnpaystore::{Options, PaymentCounts, Store};
 
 use crate::fixture::{attempt, creation, fill, payment, Fate, TempStore};
 use crate::report::ms;
@@ -14,13 +14,45 @@ pub fn delete(a: &Args) -> Vec<Figure> {
     let temp = TempStore::new();
     fill(&temp.path, a.large, 0, 1_700_000_000, 1000, Fate::Fail);
     let store = temp.open(Options::default());
+    let run = delete_while_paying(&store, 2_000_000_000);
+    let counts = store.payment_counts().unwrap();
+    let right = run.deleted == a.large
+        && counts
+            == PaymentCounts {
+                total: run.paid,
+                succeeded: run.paid,
+                ..PaymentCounts::default()
+            };
+    store.check_integrity().unwrap();
+    vec![
+        Figure::new("deleted", run.deleted as f64, "payments").at_least(a.large as f64),
+        Figure::new("delete_s", run.took.as_secs_f64(), "s"),
+        Figure::new("worst_op_ms", ms(run.worst), "ms").at_most(100.0),
+        Figure::new("payments_during_delete", run.paid as f64, "payments"),
+        Figure::new("counts_right", f64::from(u8::from(right)), "bool").at_least(1.0),
+    ]
+}
+
+/// What `delete_while_paying` saw.
+pub struct DeleteRun {
+    pub deleted: u64,
+    pub took: Duration,
+    /// The longest single life-cycle call meanwhile.
+    pub worst: Duration,
+    /// Payments the 16 threads completed (each settled).
+    pub paid: u64,
+}
+
+/// `delete_payments(failed_only: true)` while 16 threads run durable life cycles on
+/// payments numbered from `base` (fresh hashes for each run on a kept store).
+pub fn delete_while_paying(store: &Store, base: u64) -> DeleteRun {
     let stop = AtomicBool::new(false);
     let (paid, worst) = (AtomicU64::new(0), AtomicU64::new(0));
     let mut took = Duration::ZERO;
     let mut deleted = 0;
     std::thread::scope(|s| {
         for t in 0..16u64 {
-            let (store, stop, paid, worst) = (&store, &stop, &paid, &worst);
+            let (stop, paid, worst) = (&stop, &paid, &worst);
             s.spawn(move || {
                 let timed = |f: &mut dyn FnMut()| {
                     let start = Instant::now();
@@ -31,7 +63,7 @@ pub fn delete(a: &Args) -> Vec<Figure> {
                     if stop.load(Ordering::Relaxed) {
                         return;
                     }
-                    let (pre, hash) = payment(2_000_000_000 + t * 100_000_000 + i);
+                    let (pre, hash) = payment(base + t * 100_000_000 + i);
                     timed(&mut || {
                         store
                             .init_payment(&hash, creation(10_000, 1))
@@ -60,26 +92,10 @@ pub fn delete(a: &Args) -> Vec<Figure> {
         std::thread::sleep(Duration::from_millis(300));
         stop.store(true, Ordering::Relaxed);
     });
-    let counts = store.payment_counts().unwrap();
-    let paid = paid.load(Ordering::Relaxed);
-    let right = deleted == a.large
-        && counts
-            == PaymentCounts {
-                total: paid,
-                succeeded: paid,
-                ..PaymentCounts::default()
-            };
-    store.check_integrity().unwrap();
-    vec![
-        Figure::new("deleted", deleted as f64, "payments").at_least(a.large as f64),
-        Figure::new("delete_s", took.as_secs_f64(), "s"),
-        Figure::new(
-            "worst_op_ms",
-            ms(Duration::from_micros(worst.load(Ordering::Relaxed))),
-            "ms",
-        )
-        .at_most(100.0),
-        Figure::new("payments_during_delete", paid as f64, "payments"),
-        Figure::new("counts_right", f64::from(u8::from(right)), "bool").at_least(1.0),
-    ]
+    DeleteRun {
+        deleted,
+        took,
+        worst: Duration::from_micros(worst.load(Ordering::Relaxed)),
+        paid: paid.load(Ordering::Relaxed),
+    }
 }

@@ -1,10 +1,11 @@
 //! `inflight`, `query`, `query-dates`, `open` and `size`: reads on large stores, filled
 //! fast and reopened with durable defaults.
 
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lnpaystore::{Options, Query};
+use lnpaystore::{Options, Query, Store};
 
 use crate::fixture::{fill, median, paired_medians, Fate, TempStore};
 use crate::report::ms;
@@ -109,9 +110,9 @@ pub fn query_dates(a: &Args) -> Vec<Figure> {
 }
 
 /// Opens the store and reads the payments to resume, as a node does at start-up.
-fn open_and_resume(temp: &TempStore) -> Duration {
+pub fn open_and_resume(path: &Path) -> Duration {
     let start = Instant::now();
-    let store = temp.open(Options::default());
+    let store = Store::open(path, Options::default()).expect("open store");
     store.fetch_inflight_payments().unwrap();
     let took = start.elapsed();
     store.close().unwrap();
@@ -121,28 +122,10 @@ fn open_and_resume(temp: &TempStore) -> Duration {
 pub fn open(a: &Args) -> Vec<Figure> {
     let temp = filled(a.large, 1000);
     let clean = median(5, || {
-        open_and_resume(&temp);
+        open_and_resume(&temp.path);
     });
-    // A writer (this program in `open-writer` mode) runs the life cycle on the store
-    // until it is killed with SIGKILL; then the store is reopened. The kill waits for a
-    // nearly full write-ahead log (the worst case to replay) or 20 s.
-    let mut log_path = temp.path.as_os_str().to_owned();
-    log_path.push("-log");
-    let full = lnpaystore::backend::DEFAULT_CHECKPOINT_BYTES * 7 / 8;
-    let mut writer = Command::new(std::env::current_exe().unwrap())
-        .args(["open-writer", temp.path.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start the writer");
-    let log_len = || std::fs::metadata(&log_path).map_or(0, |m| m.len());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while log_len() < full && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    writer.kill().expect("SIGKILL");
-    writer.wait().unwrap();
-    let replayed = log_len();
-    let after_kill = open_and_resume(&temp);
+    let replayed = kill_writer_at_full_log(&temp.path, 1_000_000_000);
+    let after_kill = open_and_resume(&temp.path);
     vec![
         Figure::new("open_clean_ms", ms(clean), "ms").at_most(100.0),
         Figure::new("open_after_kill_ms", ms(after_kill), "ms").at_most(1000.0),
@@ -154,15 +137,38 @@ pub fn open(a: &Args) -> Vec<Figure> {
     ]
 }
 
-/// The `open-writer` child: durable life cycles from 16 threads until killed.
-pub fn writer(path: &str) {
-    let store = lnpaystore::Store::open(path, Options::default()).expect("open");
+/// Runs a writer (this program in `open-writer` mode, paying payments numbered from
+/// `base`) on the store until its write-ahead log is nearly full (the worst case to
+/// replay) or 20 s have passed, then kills it with SIGKILL. Returns the log's size.
+pub fn kill_writer_at_full_log(path: &Path, base: u64) -> u64 {
+    let mut log_path = path.as_os_str().to_owned();
+    log_path.push("-log");
+    let full = lnpaystore::backend::DEFAULT_CHECKPOINT_BYTES * 7 / 8;
+    let mut writer = Command::new(std::env::current_exe().unwrap())
+        .args(["open-writer", path.to_str().unwrap(), &base.to_string()])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start the writer");
+    let log_len = || std::fs::metadata(&log_path).map_or(0, |m| m.len());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while log_len() < full && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    writer.kill().expect("SIGKILL");
+    writer.wait().unwrap();
+    log_len()
+}
+
+/// The `open-writer` child: durable life cycles from 16 threads, on payments numbered
+/// from `base`, until killed.
+pub fn writer(path: &str, base: u64) {
+    let store = Store::open(path, Options::default()).expect("open");
     std::thread::scope(|s| {
         for t in 0..16u64 {
             let store = &store;
             s.spawn(move || {
                 for i in 0.. {
-                    let n = 1_000_000_000 + t * 100_000_000 + i;
+                    let n = base + t * 100_000_000 + i;
                     let (pre, hash) = crate::fixture::payment(n);
                     store
                         .init_payment(&hash, crate::fixture::creation(10_000, 1))
