@@ -179,22 +179,30 @@ impl Wal {
     /// append fails the log: `when_durable` reports it for this record and every later one.
     pub fn append(&self, lsn: u64, changes: &Recorder) {
         let synced = {
-            let mut s = lock(&self.shared.state);
+            let s = lock(&self.shared.state);
             debug_assert_eq!(lsn, s.appended + 1);
-            // The record counts as appended either way: its callbacks wait for it.
-            s.appended = lsn;
-            if s.failed.is_some() {
-                return;
-            }
-            s.synced
+            s.failed.is_none().then_some(s.synced)
         };
-        let record = changes.frame(lsn, synced);
-        if let Err(e) = self.shared.file.append(&record) {
-            lock(&self.shared.state)
-                .failed
-                .get_or_insert(format!("cannot append to the write-ahead log: {e}"));
-        } else {
-            self.size.fetch_add(record.len() as u64, Ordering::Relaxed);
+        let written = match synced {
+            Some(synced) => {
+                let record = changes.frame(lsn, synced);
+                self.shared.file.append(&record).map(|()| record.len())
+            }
+            None => Ok(0),
+        };
+        {
+            let mut s = lock(&self.shared.state);
+            // Published only now that its bytes are written: an fsync that starts
+            // from here on covers them. Counted also when the log failed, so that its
+            // callbacks get the error.
+            s.appended = lsn;
+            if let Err(e) = &written {
+                s.failed
+                    .get_or_insert(format!("cannot append to the write-ahead log: {e}"));
+            }
+        }
+        if let Ok(len @ 1..) = written {
+            self.size.fetch_add(len as u64, Ordering::Relaxed);
             self.shared.file.start_writeback();
         }
         self.shared.changed.notify_all();
@@ -402,6 +410,81 @@ mod tests {
         assert_eq!(wal.size(), log.len() as u64);
         wal.reset().unwrap();
         assert_eq!((wal.size(), probe.read_all().unwrap().len()), (0, 0));
+        wal.close().unwrap();
+    }
+
+    /// A log whose appends can be held halfway: the record is not written yet.
+    #[derive(Debug, Default)]
+    struct SlowAppend {
+        inner: Probe,
+        /// Bytes written when each fsync started.
+        synced_lengths: Mutex<Vec<usize>>,
+        hold_appends: Mutex<bool>,
+        released: Condvar,
+        appending: AtomicBool,
+    }
+
+    impl LogFile for SlowAppend {
+        fn append(&self, data: &[u8]) -> io::Result<()> {
+            self.appending.store(true, Ordering::SeqCst);
+            let mut held = lock(&self.hold_appends);
+            while *held {
+                held = self.released.wait(held).unwrap();
+            }
+            drop(held);
+            self.inner.append(data)
+        }
+        fn sync(&self) -> io::Result<()> {
+            let len = lock(&self.inner.data).len();
+            lock(&self.synced_lengths).push(len);
+            self.inner.sync()
+        }
+        fn reset(&self) -> io::Result<()> {
+            self.inner.reset()
+        }
+        fn read_all(&self) -> io::Result<Vec<u8>> {
+            self.inner.read_all()
+        }
+    }
+
+    #[test]
+    fn an_fsync_during_an_append_does_not_cover_the_record() {
+        let log = Arc::new(SlowAppend::default());
+        let wal = Wal::start(log.clone(), 0).unwrap();
+        // Record 1 is written; its fsync is held so that the sync thread is busy.
+        log.inner.hold(true);
+        wal.append(1, &changes());
+        while log.inner.syncs.load(Ordering::SeqCst) == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        *lock(&log.hold_appends) = true;
+        std::thread::scope(|s| {
+            // Record 2's append blocks before its bytes are written.
+            let appender = s.spawn(|| wal.append(2, &changes()));
+            while !log.appending.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let second = notify(&wal, 2);
+            // The fsync of record 1 ends; the sync thread looks for more work.
+            let first = notify(&wal, 1);
+            log.inner.hold(false);
+            let first = first.recv_timeout(Duration::from_secs(5));
+            let early = second.recv_timeout(Duration::from_millis(200)).is_ok();
+            // Released before asserting, so that a failure cannot hang the test.
+            *lock(&log.hold_appends) = false;
+            log.released.notify_all();
+            appender.join().unwrap();
+            assert_eq!(first, Ok(Ok(())));
+            assert!(
+                !early,
+                "record 2 was reported durable before its bytes were written"
+            );
+            assert_eq!(second.recv_timeout(Duration::from_secs(5)).unwrap(), Ok(()));
+        });
+        // Every fsync that made record 2 durable began after its bytes were written.
+        let written = log.read_all().unwrap().len();
+        let lengths = lock(&log.synced_lengths).clone();
+        assert_eq!(lengths.last(), Some(&written), "{lengths:?}");
         wal.close().unwrap();
     }
 
