@@ -105,7 +105,7 @@ PLAIN_BINS := $(BUILD)/c/plain/ctests $(BUILD)/c/plain/outside
 
 # No suppressions: both runs end with every heap block freed (Rust runtime included).
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-VALGRIND := valgrind --leak-check=full --error-exitcode=1
+VALGRIND := valgrind --leak-check=full --error-exitcode=1 --child-silent-after-fork=yes
 
 define run_asan
 	@echo "== C tests under AddressSanitizer + UBSan"

@@ -93,6 +93,10 @@ typedef enum LpsStatus {
    */
   LPS_STATUS_INTERNAL = 10,
   /*
+   The handle belongs to the process this one was forked from; nothing was done.
+   */
+  LPS_STATUS_FORKED = 11,
+  /*
    Init: the payment is already initiated.
    */
   LPS_STATUS_PAYMENT_EXISTS = 100,
@@ -1037,6 +1041,13 @@ LpsStatus lps_store_close(struct LpsStore *store);
  Reads the store's commit counters since it was opened.
  */
 LpsStatus lps_commit_stats(struct LpsStore *store, struct LpsCommitStats *out);
+
+/*
+ Cross-checks every index and counter of the store against its payment records (one
+ snapshot; reads the whole store): OK, or `LPS_STATUS_CORRUPT` naming the first
+ violation.
+ */
+LpsStatus lps_check_integrity(struct LpsStore *store);
 
 /*
  Streams one payment: its current state first, then one event per change, ending

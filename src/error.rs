@@ -30,6 +30,8 @@ pub enum LpsStatus {
     EndOfStream = 9,
     /// A bug or a caught panic.
     Internal = 10,
+    /// The handle belongs to the process this one was forked from; nothing was done.
+    Forked = 11,
     /// Init: the payment is already initiated.
     PaymentExists = 100,
     /// Init or delete: the payment is in flight.
@@ -119,6 +121,11 @@ pub enum Error {
     EndOfStream,
     #[error("internal error: {0}")]
     Internal(String),
+    #[error(
+        "the handle belongs to the process that opened it, not to this forked child: \
+         nothing was done; open the store again in this process"
+    )]
+    Forked,
     #[error("payment already initiated")]
     PaymentExists,
     #[error("payment is in flight")]

@@ -62,6 +62,8 @@ var unreachable = map[Status]string{
 	StatusEndOfStream: "the binding turns it into the end of the Updates channel",
 	StatusSentExceedsTotal: "a corruption guard: the store never writes such attempts, and " +
 		"forging one needs a record-level edit of the file",
+	StatusForked: "Go cannot fork a process that goes on running Go code; the C and " +
+		"Python tests fork",
 }
 
 // Every status code of the C API, reached from its scenario and matched with errors.Is.

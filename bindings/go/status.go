@@ -26,6 +26,8 @@ const (
 	StatusEndOfStream Status = 9
 	// StatusInternal: A bug or a caught panic.
 	StatusInternal Status = 10
+	// StatusForked: The handle belongs to the process this one was forked from; nothing was done.
+	StatusForked Status = 11
 	// StatusPaymentExists: Init: the payment is already initiated.
 	StatusPaymentExists Status = 100
 	// StatusPaymentInFlight: Init or delete: the payment is in flight.
@@ -91,6 +93,7 @@ var statusNames = map[Status]string{
 	StatusTimeout:                    "LPS_STATUS_TIMEOUT",
 	StatusEndOfStream:                "LPS_STATUS_END_OF_STREAM",
 	StatusInternal:                   "LPS_STATUS_INTERNAL",
+	StatusForked:                     "LPS_STATUS_FORKED",
 	StatusPaymentExists:              "LPS_STATUS_PAYMENT_EXISTS",
 	StatusPaymentInFlight:            "LPS_STATUS_PAYMENT_IN_FLIGHT",
 	StatusAlreadyPaid:                "LPS_STATUS_ALREADY_PAID",
@@ -130,6 +133,7 @@ var (
 	ErrTimeout                    = &Error{Code: StatusTimeout}
 	ErrEndOfStream                = &Error{Code: StatusEndOfStream}
 	ErrInternal                   = &Error{Code: StatusInternal}
+	ErrForked                     = &Error{Code: StatusForked}
 	ErrPaymentExists              = &Error{Code: StatusPaymentExists}
 	ErrPaymentInFlight            = &Error{Code: StatusPaymentInFlight}
 	ErrAlreadyPaid                = &Error{Code: StatusAlreadyPaid}

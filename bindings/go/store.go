@@ -135,3 +135,10 @@ func (s *Store) Close() error {
 func (s *Store) Compact() error {
 	return s.do(func(store *C.LpsStore) C.LpsStatus { return C.lps_store_compact(store) })
 }
+
+// CheckIntegrity cross-checks every index and counter against the payment records
+// (reads the whole store): nil, or an error matching ErrCorrupt that names the first
+// violation.
+func (s *Store) CheckIntegrity() error {
+	return s.do(func(store *C.LpsStore) C.LpsStatus { return C.lps_check_integrity(store) })
+}

@@ -1,6 +1,7 @@
 //! Pointer checks, casts and frees: one place for every `unsafe` conversion between a
 //! C pointer and the Rust value behind it (rustls-ffi's `Castable` pattern).
 
+use super::owner::Owned;
 use crate::error::{Error, Result};
 
 /// Maps a C type handed out by the library to the Rust value behind its pointer.
@@ -26,6 +27,36 @@ pub(crate) fn borrow<'a, C: Castable>(ptr: *const C, name: &'static str) -> Resu
 pub(crate) fn take<C: Castable>(ptr: *mut C) -> Option<Box<C::Rust>> {
     // SAFETY: as in `borrow`; C hands each pointer back exactly once.
     (!ptr.is_null()).then(|| unsafe { Box::from_raw(ptr.cast::<C::Rust>()) })
+}
+
+/// Hands C a resource handle (store, mission control, subscription) that remembers this
+/// process (see `owner`).
+pub(crate) fn into_handle<C: Castable<Rust = Owned<T>>, T: 'static>(value: T) -> *mut C {
+    into_raw::<C>(Owned::new(value))
+}
+
+/// Borrows the value behind a resource handle; `Forked` in a process that did not open
+/// it.
+pub(crate) fn resource<'a, C: Castable<Rust = Owned<T>>, T: 'static>(
+    ptr: *const C,
+    name: &'static str,
+) -> Result<&'a T> {
+    borrow::<C>(ptr, name)?.get()
+}
+
+/// Takes back a resource handle to close it; `None` for NULL, `Forked` (with only the
+/// handle's memory released) in a process that did not open it.
+pub(crate) fn release<C: Castable<Rust = Owned<T>>, T: 'static>(ptr: *mut C) -> Result<Option<T>> {
+    take(ptr).map(|owned| owned.into_value()).transpose()
+}
+
+/// Frees a resource handle for its `_free` export: closes it in the process that opened
+/// it, releases only memory in any other. NULL is ignored.
+pub(crate) fn free_resource<C: Castable<Rust = Owned<T>>, T: 'static>(
+    function: &'static str,
+    ptr: *mut C,
+) {
+    let _ = super::boundary::guard(function, || release(ptr).map(drop));
 }
 
 /// Borrows a caller-owned input struct for the duration of the call.

@@ -136,7 +136,7 @@ pub extern "C" fn lps_import_payments(
 ) -> LpsStatus {
     status("lps_import_payments", || {
         let out = Out::new(out, "out")?;
-        let store = handle::borrow(store, "store")?;
+        let store = handle::resource(store, "store")?;
         let inputs =
             view::caller_slice(payments, payments_len, LPS_MAX_IMPORT_PAYMENTS, "payments")?;
         // Unreadable inputs are refusals of their own payment, like every other rule.
@@ -212,7 +212,7 @@ pub extern "C" fn lps_mc_add_encoded_result(
     value: LpsBytes,
 ) -> LpsStatus {
     status("lps_mc_add_encoded_result", || {
-        let mc: &MissionControl = handle::borrow(mc, "mc")?;
+        let mc: &MissionControl = handle::resource(mc, "mc")?;
         let key = view::bytes(&key, "key")?;
         let value = view::bytes(&value, "value")?;
         let result = codec::decode_mc_result(key, value).map_err(|e| match e {

@@ -30,7 +30,7 @@ fn update(
     out: *mut *mut LpsPayment,
     op: impl FnOnce(&Store) -> Result<Arc<Payment>>,
 ) -> Result<()> {
-    let store = handle::borrow(store, "store")?;
+    let store = handle::resource(store, "store")?;
     let out = Out::optional(out);
     give(out, op(store)?);
     Ok(())
@@ -135,7 +135,7 @@ pub extern "C" fn lps_fetch_payment(
 ) -> LpsStatus {
     status("lps_fetch_payment", || {
         let out = Out::new(out, "out")?;
-        let store = handle::borrow(store, "store")?;
+        let store = handle::resource(store, "store")?;
         let payment = store.fetch_payment(&self::hash(hash)?)?;
         out.write(payment_out(Arc::new(payment)));
         Ok(())
@@ -151,7 +151,7 @@ pub extern "C" fn lps_fetch_inflight_payments(
 ) -> LpsStatus {
     status("lps_fetch_inflight_payments", || {
         let out = Out::new(out, "out")?;
-        let store = handle::borrow(store, "store")?;
+        let store = handle::resource(store, "store")?;
         let payments = store.fetch_inflight_payments()?;
         out.write(payment_list_out(
             payments.into_iter().map(Arc::new).collect(),
@@ -164,7 +164,7 @@ pub extern "C" fn lps_fetch_inflight_payments(
 #[no_mangle]
 pub extern "C" fn lps_delete_failed_attempts(store: *mut LpsStore, hash: *const u8) -> LpsStatus {
     status("lps_delete_failed_attempts", || {
-        let store = handle::borrow(store, "store")?;
+        let store = handle::resource(store, "store")?;
         store.delete_failed_attempts(&self::hash(hash)?)
     })
 }
@@ -178,7 +178,7 @@ pub extern "C" fn lps_delete_payment(
     failed_attempts_only: bool,
 ) -> LpsStatus {
     status("lps_delete_payment", || {
-        let store = handle::borrow(store, "store")?;
+        let store = handle::resource(store, "store")?;
         store.delete_payment(&self::hash(hash)?, failed_attempts_only)
     })
 }
@@ -195,7 +195,7 @@ pub extern "C" fn lps_delete_payments(
     deleted: *mut u64,
 ) -> LpsStatus {
     status("lps_delete_payments", || {
-        let store = handle::borrow(store, "store")?;
+        let store = handle::resource(store, "store")?;
         let deleted = Out::optional(deleted);
         let n = store.delete_payments(failed_only, failed_attempts_only)?;
         if let Some(out) = deleted {

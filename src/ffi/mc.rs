@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::arena::{self, Arena};
 use super::boundary::status;
 use super::handle::{self, Castable, Out};
+use super::owner::Owned;
 use super::store::{self, LpsStore};
 use super::types::LpsBytes;
 use super::view;
@@ -26,7 +27,7 @@ pub struct LpsMissionControl {
 }
 
 impl Castable for LpsMissionControl {
-    type Rust = MissionControl;
+    type Rust = Owned<MissionControl>;
 }
 
 /// Per-namespace options. Start from `lps_mc_options_default`.
@@ -156,13 +157,13 @@ pub extern "C" fn lps_mc_open(
 ) -> LpsStatus {
     status("lps_mc_open", || {
         let out = Out::new(out, "out")?;
-        let store = handle::borrow(store, "store")?;
+        let store = handle::resource(store, "store")?;
         let ns = match ns.is_null() {
             true => "default",
             false => store::c_str(ns, "ns")?,
         };
         let mc = store.open_mission_control(ns, options(handle::optional_input(opts)))?;
-        out.write(handle::into_raw(mc));
+        out.write(handle::into_handle(mc));
         Ok(())
     })
 }
@@ -206,7 +207,7 @@ fn mc_result(c: &LpsMcResult) -> Result<McResult> {
 }
 
 fn mc<'a>(ptr: *mut LpsMissionControl) -> Result<&'a MissionControl> {
-    handle::borrow(ptr, "mc")
+    handle::resource(ptr, "mc")
 }
 
 /// Queues a result for the next flush; never waits for the disk. Negative times are
@@ -314,7 +315,7 @@ pub extern "C" fn lps_mc_stats(mc: *mut LpsMissionControl, out: *mut LpsMcStats)
 /// calls on the handle.
 #[no_mangle]
 pub extern "C" fn lps_mc_close(mc: *mut LpsMissionControl) -> LpsStatus {
-    status("lps_mc_close", || match handle::take(mc) {
+    status("lps_mc_close", || match handle::release(mc)? {
         Some(mc) => mc.close(),
         None => Ok(()),
     })

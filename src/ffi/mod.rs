@@ -1,9 +1,10 @@
 //! The C ABI (docs/c-api.md): a thin adapter over the Rust API.
 //!
 //! Infrastructure lives in small modules of its own: `boundary` (the panic boundary and
-//! the thread-local last error), `handle` (pointer checks, casts and frees), `view`
-//! (C inputs read into the model) and `arena` (the memory behind outputs). Every other
-//! module holds the exports of one area, next to the types they act on.
+//! the thread-local last error), `handle` (pointer checks, casts and frees), `owner`
+//! (which process a handle belongs to), `view` (C inputs read into the model) and
+//! `arena` (the memory behind outputs). Every other module holds the exports of one
+//! area, next to the types they act on.
 
 // Areas (the header lists their exports in this order).
 mod library;
@@ -21,6 +22,7 @@ mod import;
 mod arena;
 mod boundary;
 mod handle;
+mod owner;
 mod view;
 
 pub use import::*;

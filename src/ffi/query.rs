@@ -57,7 +57,7 @@ pub extern "C" fn lps_query_payments(
 ) -> LpsStatus {
     status("lps_query_payments", || {
         let out = Out::new(out, "out")?;
-        let store = handle::borrow(store, "store")?;
+        let store = handle::resource(store, "store")?;
         let response = store.query_payments(handle::input(query, "query")?)?;
         let mut arena = Arena::default();
         let views = payments_view(
@@ -93,7 +93,7 @@ pub extern "C" fn lps_payment_counts(
 ) -> LpsStatus {
     status("lps_payment_counts", || {
         let out = Out::new(out, "out")?;
-        let c = handle::borrow(store, "store")?.payment_counts()?;
+        let c = handle::resource(store, "store")?.payment_counts()?;
         out.write(LpsPaymentCounts {
             total: c.total,
             initiated: c.initiated,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::boundary::{guard, status};
 use super::handle::{self, Castable, Out};
+use super::owner::Owned;
 use crate::error::{Error, LpsStatus, Result};
 use crate::payments::{Options, Store};
 
@@ -19,7 +20,7 @@ pub struct LpsStore {
 }
 
 impl Castable for LpsStore {
-    type Rust = Store;
+    type Rust = Owned<Store>;
 }
 
 /// Store options. Start from `lps_options_default`.
@@ -94,7 +95,7 @@ pub extern "C" fn lps_store_open(
         let out = Out::new(out, "out")?;
         let path = c_str(path, "path")?;
         let store = Store::open(path, options(handle::optional_input(opts)))?;
-        out.write(handle::into_raw(store));
+        out.write(handle::into_handle(store));
         Ok(())
     })
 }
@@ -104,7 +105,7 @@ pub extern "C" fn lps_store_open(
 #[no_mangle]
 pub extern "C" fn lps_store_compact(store: *mut LpsStore) -> LpsStatus {
     status("lps_store_compact", || {
-        handle::borrow(store, "store")?.compact()
+        handle::resource(store, "store")?.compact()
     })
 }
 
@@ -114,7 +115,7 @@ pub extern "C" fn lps_store_compact(store: *mut LpsStore) -> LpsStatus {
 /// calls on the store.
 #[no_mangle]
 pub extern "C" fn lps_store_close(store: *mut LpsStore) -> LpsStatus {
-    status("lps_store_close", || match handle::take(store) {
+    status("lps_store_close", || match handle::release(store)? {
         Some(store) => store.close(),
         None => Ok(()),
     })
@@ -137,12 +138,24 @@ pub struct LpsCommitStats {
 pub extern "C" fn lps_commit_stats(store: *mut LpsStore, out: *mut LpsCommitStats) -> LpsStatus {
     status("lps_commit_stats", || {
         let out = Out::new(out, "out")?;
-        let s = handle::borrow(store, "store")?.commit_stats();
+        let s = handle::resource(store, "store")?.commit_stats();
         out.write(LpsCommitStats {
             commits: s.commits,
             operations: s.operations,
             max_batch: s.max_batch,
         });
         Ok(())
+    })
+}
+
+/// Cross-checks every index and counter of the store against its payment records (one
+/// snapshot; reads the whole store): OK, or `LPS_STATUS_CORRUPT` naming the first
+/// violation.
+#[no_mangle]
+pub extern "C" fn lps_check_integrity(store: *mut LpsStore) -> LpsStatus {
+    status("lps_check_integrity", || {
+        handle::resource(store, "store")?
+            .check_integrity()
+            .map(drop)
     })
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::boundary::{guard, status};
 use super::handle::{self, Castable, Out};
+use super::owner::Owned;
 use super::payment::{payment_out, LpsPayment};
 use super::store::LpsStore;
 use crate::error::{Error, LpsStatus};
@@ -22,7 +23,7 @@ pub struct LpsSubscription {
 }
 
 impl Castable for LpsSubscription {
-    type Rust = Subscription;
+    type Rust = Owned<Subscription>;
 }
 
 /// Streams one payment: its current state first, then one event per change, ending
@@ -35,9 +36,9 @@ pub extern "C" fn lps_subscribe_payment(
 ) -> LpsStatus {
     status("lps_subscribe_payment", || {
         let out = Out::new(out, "out")?;
-        let store = handle::borrow(store, "store")?;
+        let store = handle::resource(store, "store")?;
         let hash = handle::fixed_bytes::<32>(hash, "hash")?;
-        out.write(handle::into_raw(store.subscribe_payment(&hash)?));
+        out.write(handle::into_handle(store.subscribe_payment(&hash)?));
         Ok(())
     })
 }
@@ -51,8 +52,8 @@ pub extern "C" fn lps_subscribe_all_payments(
 ) -> LpsStatus {
     status("lps_subscribe_all_payments", || {
         let out = Out::new(out, "out")?;
-        let store = handle::borrow(store, "store")?;
-        out.write(handle::into_raw(store.subscribe_all_payments()?));
+        let store = handle::resource(store, "store")?;
+        out.write(handle::into_handle(store.subscribe_all_payments()?));
         Ok(())
     })
 }
@@ -68,7 +69,7 @@ pub extern "C" fn lps_subscription_next(
 ) -> LpsStatus {
     status("lps_subscription_next", || {
         let out = Out::new(out, "out")?;
-        let sub = handle::borrow(sub, "sub")?;
+        let sub = handle::resource(sub, "sub")?;
         let timeout = match timeout_ms {
             -1 => None,
             ms if ms >= 0 => Some(Duration::from_millis(ms as u64)),
@@ -90,7 +91,7 @@ pub extern "C" fn lps_subscription_close(sub: *mut LpsSubscription) {
     let _ = guard("lps_subscription_close", || {
         // NULL is ignored like in the frees: no error for it.
         if !sub.is_null() {
-            handle::borrow(sub, "sub")?.close();
+            handle::resource(sub, "sub")?.close();
         }
         Ok(())
     });
@@ -99,5 +100,5 @@ pub extern "C" fn lps_subscription_close(sub: *mut LpsSubscription) {
 /// Closes if needed and frees. No other thread may be using `sub`. NULL is ignored.
 #[no_mangle]
 pub extern "C" fn lps_subscription_free(sub: *mut LpsSubscription) {
-    handle::free("lps_subscription_free", sub);
+    handle::free_resource("lps_subscription_free", sub);
 }

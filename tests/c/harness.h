@@ -27,7 +27,7 @@ typedef struct h_suite {
 } h_suite;
 
 extern const h_suite lifecycle_suite, subscription_suite, mission_control_suite, abuse_suite,
-    import_suite;
+    import_suite, fork_suite;
 
 extern unsigned h_cases, h_checks, h_failures, h_abuse_cases;
 

@@ -43,6 +43,7 @@ int main(int argc, char **argv) {
     run_suite(&mission_control_suite, filter);
     run_suite(&abuse_suite, filter);
     run_suite(&import_suite, filter);
+    run_suite(&fork_suite, filter);
 
     printf("c-tests: %u cases, %u abuse cases, %u checks, %u failures\n", h_cases,
            h_abuse_cases, h_checks, h_failures);

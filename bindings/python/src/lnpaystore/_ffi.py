@@ -383,6 +383,7 @@ _FUNCTIONS: dict[str, tuple[Any, tuple[Any, ...]]] = {
     "lps_store_compact": (_STATUS, (_P(LpsStore),)),
     "lps_store_close": (_STATUS, (_P(LpsStore),)),
     "lps_commit_stats": (_STATUS, (_P(LpsStore), _P(LpsCommitStats))),
+    "lps_check_integrity": (_STATUS, (_P(LpsStore),)),
     # Subscriptions
     "lps_subscribe_payment": (_STATUS, (_P(LpsStore), _HASH, _P(_P(LpsSubscription)))),
     "lps_subscribe_all_payments": (_STATUS, (_P(LpsStore), _P(_P(LpsSubscription)))),

@@ -154,6 +154,13 @@ class Internal(StorageError):
     status_name = "LPS_STATUS_INTERNAL"
 
 
+class Forked(StorageError):
+    """The handle belongs to the process this one was forked from; nothing was done."""
+
+    code = 11
+    status_name = "LPS_STATUS_FORKED"
+
+
 class PaymentExists(PaymentError):
     """Init: the payment is already initiated."""
 
@@ -341,6 +348,7 @@ BY_CODE: dict[int, type[LnpaystoreError]] = {
     8: Timeout,
     9: EndOfStream,
     10: Internal,
+    11: Forked,
     100: PaymentExists,
     101: PaymentInFlight,
     102: AlreadyPaid,
@@ -379,6 +387,7 @@ __all__ += [
     "Closed",
     "Corrupt",
     "EndOfStream",
+    "Forked",
     "Internal",
     "InvalidArgument",
     "Io",

@@ -356,6 +356,12 @@ class Store(Managed[Any]):
         with self._use() as s:
             _ffi.lib().lps_store_compact(s)
 
+    def check_integrity(self) -> None:
+        """Cross-checks every index and counter against the payment records (reads the
+        whole store); raises ``Corrupt`` naming the first violation."""
+        with self._use() as s:
+            _ffi.lib().lps_check_integrity(s)
+
     # -- mission control ---------------------------------------------------------------
 
     def open_mission_control(
