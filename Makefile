@@ -45,20 +45,20 @@ WITH_PG := ci/with-postgres.sh
 lint:
 	$(CARGO) fmt --all -- --check
 	cd fuzz && $(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --features "$(FEATURES)" -- -D warnings
 
 ## The versions agree: CHANGELOG, Cargo.lock, the Python binding's ABI version.
 versions:
 	tests/versions.sh
 
 unit:
-	$(WITH_PG) $(CARGO) test --all-targets
+	$(WITH_PG) $(CARGO) test --all-targets --features "$(FEATURES)"
 
 ## The release library (cargo decides whether anything needs rebuilding), with the link
 ## named by its SONAME, so that programs linked against it run from the build tree.
 # FEATURES: the library's cargo features, as releases build it (bindings/python/setup.py
 # lists the same for the wheel).
-FEATURES ?=
+FEATURES ?= postgres
 $(LIB): FORCE
 	$(CARGO) build --release $(if $(FEATURES),--features "$(FEATURES)")
 	ln -sf liblnpaystore.so $(LIBDIR)/$(SONAME)

@@ -69,7 +69,7 @@ typedef enum LpsStatus {
    */
   LPS_STATUS_CORRUPT = 4,
   /*
-   The file is open in another process or handle.
+   The file is open elsewhere, or another writer holds the database's writer lease.
    */
   LPS_STATUS_LOCKED = 5,
   /*
@@ -96,6 +96,10 @@ typedef enum LpsStatus {
    The handle belongs to the process this one was forked from; nothing was done.
    */
   LPS_STATUS_FORKED = 11,
+  /*
+   The writer lease of a shared database was lost (or never held): reopen the store.
+   */
+  LPS_STATUS_NOT_LEADER = 12,
   /*
    Init: the payment is already initiated.
    */

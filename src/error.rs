@@ -18,7 +18,7 @@ pub enum LpsStatus {
     Io = 3,
     /// The file or a record is corrupt.
     Corrupt = 4,
-    /// The file is open in another process or handle.
+    /// The file is open elsewhere, or another writer holds the database's writer lease.
     Locked = 5,
     /// The file has a newer schema version.
     Version = 6,
@@ -32,6 +32,8 @@ pub enum LpsStatus {
     Internal = 10,
     /// The handle belongs to the process this one was forked from; nothing was done.
     Forked = 11,
+    /// The writer lease of a shared database was lost (or never held): reopen the store.
+    NotLeader = 12,
     /// Init: the payment is already initiated.
     PaymentExists = 100,
     /// Init or delete: the payment is in flight.
@@ -107,8 +109,10 @@ pub enum Error {
     Io(String),
     #[error("corrupt store: {0}")]
     Corrupt(String),
-    #[error("the store file is open in another process or handle")]
-    Locked,
+    /// What holds the store: another handle or process (a file), or another writer's
+    /// lease (a database).
+    #[error("{0}")]
+    Locked(String),
     #[error(
         "the store has schema version {found}, newer than the {supported} this library supports"
     )]
@@ -126,6 +130,8 @@ pub enum Error {
          nothing was done; open the store again in this process"
     )]
     Forked,
+    #[error("not the database's writer any more: {0}; reopen the store")]
+    NotLeader(String),
     #[error("payment already initiated")]
     PaymentExists,
     #[error("payment is in flight")]
@@ -184,7 +190,11 @@ impl Error {
     pub fn is_storage(&self) -> bool {
         matches!(
             self,
-            Error::Io(_) | Error::Corrupt(_) | Error::Internal(_) | Error::Closed
+            Error::Io(_)
+                | Error::Corrupt(_)
+                | Error::Internal(_)
+                | Error::Closed
+                | Error::NotLeader(_)
         )
     }
 

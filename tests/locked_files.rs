@@ -60,7 +60,7 @@ fn c_open(path: &Path) -> Result<*mut LpsStore, (LpsStatus, String)> {
 
 fn assert_locked(r: Result<Store, Error>, what: &str) {
     match r {
-        Err(e @ Error::Locked) => {
+        Err(e @ Error::Locked(_)) => {
             assert_eq!(e.status(), LpsStatus::Locked);
             assert!(!e.to_string().is_empty());
         }
@@ -200,7 +200,7 @@ fn child_holds_or_opens_a_store() {
                     store.close().unwrap();
                     OPENED
                 }
-                Err(Error::Locked) => LOCKED,
+                Err(Error::Locked(_)) => LOCKED,
                 Err(e) => {
                     eprintln!("open: {e:?}");
                     OTHER_ERROR

@@ -290,7 +290,7 @@ fn a_namespace_opens_once_per_store() {
     let mc = store.open_mission_control("default", manual(0)).unwrap();
     assert!(matches!(
         store.open_mission_control("default", manual(0)),
-        Err(Error::Locked)
+        Err(Error::Locked(_))
     ));
     mc.close().unwrap();
     store.open_mission_control("default", manual(0)).unwrap();

@@ -16,7 +16,7 @@ fn second_open_of_the_same_file_is_locked() {
     let store = open(&path);
     assert!(matches!(
         Store::open(&path, fast_options()),
-        Err(Error::Locked)
+        Err(Error::Locked(_))
     ));
     store.close().unwrap();
     let again = Store::open(&path, fast_options()).unwrap();

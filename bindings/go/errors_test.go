@@ -64,6 +64,8 @@ var unreachable = map[Status]string{
 		"forging one needs a record-level edit of the file",
 	StatusForked: "Go cannot fork a process that goes on running Go code; the C and " +
 		"Python tests fork",
+	StatusNotLeader: "a PostgreSQL store whose writer lease was lost; stores opened from Go " +
+		"are files for now (tests/postgres_lease.rs covers the lease in Rust)",
 }
 
 // Every status code of the C API, reached from its scenario and matched with errors.Is.

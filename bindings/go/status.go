@@ -14,7 +14,7 @@ const (
 	StatusIO Status = 3
 	// StatusCorrupt: The file or a record is corrupt.
 	StatusCorrupt Status = 4
-	// StatusLocked: The file is open in another process or handle.
+	// StatusLocked: The file is open elsewhere, or another writer holds the database's writer lease.
 	StatusLocked Status = 5
 	// StatusVersion: The file has a newer schema version.
 	StatusVersion Status = 6
@@ -28,6 +28,8 @@ const (
 	StatusInternal Status = 10
 	// StatusForked: The handle belongs to the process this one was forked from; nothing was done.
 	StatusForked Status = 11
+	// StatusNotLeader: The writer lease of a shared database was lost (or never held): reopen the store.
+	StatusNotLeader Status = 12
 	// StatusPaymentExists: Init: the payment is already initiated.
 	StatusPaymentExists Status = 100
 	// StatusPaymentInFlight: Init or delete: the payment is in flight.
@@ -94,6 +96,7 @@ var statusNames = map[Status]string{
 	StatusEndOfStream:                "LPS_STATUS_END_OF_STREAM",
 	StatusInternal:                   "LPS_STATUS_INTERNAL",
 	StatusForked:                     "LPS_STATUS_FORKED",
+	StatusNotLeader:                  "LPS_STATUS_NOT_LEADER",
 	StatusPaymentExists:              "LPS_STATUS_PAYMENT_EXISTS",
 	StatusPaymentInFlight:            "LPS_STATUS_PAYMENT_IN_FLIGHT",
 	StatusAlreadyPaid:                "LPS_STATUS_ALREADY_PAID",
@@ -134,6 +137,7 @@ var (
 	ErrEndOfStream                = &Error{Code: StatusEndOfStream}
 	ErrInternal                   = &Error{Code: StatusInternal}
 	ErrForked                     = &Error{Code: StatusForked}
+	ErrNotLeader                  = &Error{Code: StatusNotLeader}
 	ErrPaymentExists              = &Error{Code: StatusPaymentExists}
 	ErrPaymentInFlight            = &Error{Code: StatusPaymentInFlight}
 	ErrAlreadyPaid                = &Error{Code: StatusAlreadyPaid}

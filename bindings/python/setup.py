@@ -72,7 +72,7 @@ setup(
             LIBRARY,
             path=os.path.relpath(REPO / "Cargo.toml", HERE),
             binding=Binding.NoBinding,
-            features=[],  # the library's cargo features: the Makefile's FEATURES
+            features=["postgres"],  # the library's cargo features: the Makefile's FEATURES
             debug=False,  # also for editable installs, whose default is a debug build
             strip=Strip.All,
             env=cargo_env,

@@ -1,5 +1,5 @@
 //! The storage boundary. Payment and mission-control logic is written once against these
-//! traits; each engine (redb today, PostgreSQL planned) implements them.
+//! traits; each engine (redb, and PostgreSQL with the `postgres` feature) implements them.
 //!
 //! Tables are ordered byte-key → byte-value maps named by string. Scans take a visitor
 //! rather than returning an iterator, which maps onto both a B-tree cursor and a SQL
@@ -7,6 +7,8 @@
 
 mod log_record;
 mod overlay;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 mod redb;
 pub mod schema;
 mod wal;

@@ -22,7 +22,9 @@ impl Namespaces {
     ) -> Result<Arc<Shared>> {
         let mut names = lock(&self.open);
         if names.get(name).is_some_and(|w| w.strong_count() > 0) {
-            return Err(Error::Locked);
+            return Err(Error::Locked(format!(
+                "mission-control namespace {name:?} is already open on this store"
+            )));
         }
         let shared = open()?;
         names.insert(name.to_string(), Arc::downgrade(&shared));

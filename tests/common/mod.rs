@@ -3,6 +3,9 @@
 
 use std::path::Path;
 
+#[cfg(feature = "postgres")]
+pub mod pg;
+
 use lnpaystore::*;
 use sha2::{Digest, Sha256};
 

@@ -5,7 +5,9 @@ use crate::error::Error;
 /// Maps any redb error (they all convert into `redb::Error`) to ours.
 pub(super) fn map_err(e: impl Into<redb::Error>) -> Error {
     match e.into() {
-        redb::Error::DatabaseAlreadyOpen => Error::Locked,
+        redb::Error::DatabaseAlreadyOpen => {
+            Error::Locked("the store file is open in another process or handle".into())
+        }
         redb::Error::Corrupted(m) => Error::Corrupt(m),
         redb::Error::UpgradeRequired(v) => {
             Error::Corrupt(format!("file has unsupported redb format version {v}"))

@@ -113,7 +113,7 @@ class Corrupt(StorageError):
 
 
 class Locked(StorageError):
-    """The file is open in another process or handle."""
+    """The file is open elsewhere, or another writer holds the database's writer lease."""
 
     code = 5
     status_name = "LPS_STATUS_LOCKED"
@@ -159,6 +159,13 @@ class Forked(StorageError):
 
     code = 11
     status_name = "LPS_STATUS_FORKED"
+
+
+class NotLeader(StorageError):
+    """The writer lease of a shared database was lost (or never held): reopen the store."""
+
+    code = 12
+    status_name = "LPS_STATUS_NOT_LEADER"
 
 
 class PaymentExists(PaymentError):
@@ -349,6 +356,7 @@ BY_CODE: dict[int, type[LnpaystoreError]] = {
     9: EndOfStream,
     10: Internal,
     11: Forked,
+    12: NotLeader,
     100: PaymentExists,
     101: PaymentInFlight,
     102: AlreadyPaid,
@@ -398,6 +406,7 @@ __all__ += [
     "MppRecordInBlindedPayment",
     "MppTotalAmountMismatch",
     "NonMpPayment",
+    "NotLeader",
     "NullArgument",
     "PaymentAlreadyFailed",
     "PaymentAlreadySucceeded",

@@ -1,0 +1,174 @@
+//! Database URLs and connections: `postgres://` and `postgresql://` URLs with libpq's
+//! parameters (`?sslmode=disable&connect_timeout=5&options=-csearch_path%3Dpay`).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use postgres::config::{Host, SslMode};
+use postgres::{Client, NoTls};
+
+use super::error::storage;
+use crate::error::{Error, Result};
+
+/// Waiting longer than this for a connection gives up (the URL's `connect_timeout`
+/// overrides it).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Sent data unacknowledged this long drops the connection, so a vanished server ends a
+/// call with `IO` instead of hanging (the URL's `tcp_user_timeout` overrides it).
+pub const DEFAULT_TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Whether `location` names a PostgreSQL database rather than a store file.
+pub fn is_database_url(location: &str) -> bool {
+    let lower = location.get(..13).unwrap_or(location).to_ascii_lowercase();
+    lower.starts_with("postgres://") || lower.starts_with("postgresql://")
+}
+
+/// A parsed database URL: how to connect, and a description of the target without
+/// its password for messages.
+#[derive(Clone)]
+pub struct PgUrl {
+    config: postgres::Config,
+    target: String,
+}
+
+impl std::fmt::Debug for PgUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.target)
+    }
+}
+
+impl PgUrl {
+    /// Parses a `postgres://` or `postgresql://` URL; the error names what is wrong but
+    /// never repeats a password.
+    pub fn parse(url: &str) -> Result<PgUrl> {
+        if !is_database_url(url) {
+            return Err(Error::invalid(
+                "a database URL starts with postgres:// or postgresql://",
+            ));
+        }
+        let mut config = postgres::Config::from_str(url).map_err(|e| {
+            // The crate's message is generic ("invalid connection string"); its source
+            // names the parameter.
+            match std::error::Error::source(&e) {
+                Some(why) => Error::invalid(format!("database URL: {why}")),
+                None => Error::invalid(format!("database URL: {e}")),
+            }
+        })?;
+        if config.get_ssl_mode() == SslMode::Require {
+            return Err(Error::invalid(
+                "database URL: sslmode=require, but this library connects without TLS \
+                 (docs/postgres.md, TLS); use a local or tunnelled connection with \
+                 sslmode=disable or prefer",
+            ));
+        }
+        if config.get_hosts().is_empty() {
+            return Err(Error::invalid("database URL: no host"));
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("lnpaystore");
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(DEFAULT_TCP_USER_TIMEOUT);
+        }
+        let target = describe(&config);
+        Ok(PgUrl { config, target })
+    }
+
+    /// `postgres://user@host:port/dbname`, without the password (for messages).
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// A new connection; failures name the target.
+    pub fn connect(&self) -> Result<Client> {
+        self.config
+            .connect(NoTls)
+            .map_err(|e| storage(&format!("connect to {}", self.target), &e))
+    }
+
+    /// A new connection that gives up after `limit` (for the lease's renewals, which
+    /// must not outwait their deadline).
+    pub fn connect_within(&self, limit: Duration) -> Result<Client> {
+        let mut config = self.config.clone();
+        let limit = limit.max(Duration::from_millis(100));
+        if config.get_connect_timeout().is_none_or(|t| *t > limit) {
+            config.connect_timeout(limit);
+        }
+        config
+            .connect(NoTls)
+            .map_err(|e| storage(&format!("connect to {}", self.target), &e))
+    }
+}
+
+fn describe(config: &postgres::Config) -> String {
+    let user = config.get_user().unwrap_or("");
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.clone(),
+        #[cfg(unix)]
+        Some(Host::Unix(p)) => p.display().to_string(),
+        None => String::new(),
+    };
+    let port = config
+        .get_ports()
+        .first()
+        .map(|p| format!(":{p}"))
+        .unwrap_or_default();
+    let db = config.get_dbname().unwrap_or(user);
+    let at = if user.is_empty() { "" } else { "@" };
+    format!("postgres://{user}{at}{host}{port}/{db}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_recognised_by_scheme() {
+        assert!(is_database_url("postgres://h/db"));
+        assert!(is_database_url("postgresql://h/db"));
+        assert!(is_database_url("PostgreSQL://h/db"));
+        assert!(!is_database_url("payments.db"));
+        assert!(!is_database_url("host=h dbname=db"));
+        assert!(!is_database_url("postgres:/h"));
+        assert!(!is_database_url(""));
+    }
+
+    #[test]
+    fn libpq_parameters_are_taken_and_the_password_never_shown() {
+        let url = PgUrl::parse(
+            "postgresql://pay:s3cret@db.example:6432/node?connect_timeout=3&application_name=n1&options=-csearch_path%3Dpay",
+        )
+        .unwrap();
+        assert_eq!(url.target(), "postgres://pay@db.example:6432/node");
+        assert!(!format!("{url:?}").contains("s3cret"));
+        assert_eq!(
+            url.config.get_connect_timeout(),
+            Some(&Duration::from_secs(3))
+        );
+        assert_eq!(url.config.get_application_name(), Some("n1"));
+        assert_eq!(url.config.get_options(), Some("-csearch_path=pay"));
+        let plain = PgUrl::parse("postgres://u@h/d").unwrap();
+        assert_eq!(plain.config.get_application_name(), Some("lnpaystore"));
+        assert_eq!(
+            plain.config.get_connect_timeout(),
+            Some(&DEFAULT_CONNECT_TIMEOUT)
+        );
+    }
+
+    #[test]
+    fn bad_urls_are_invalid_arguments_that_say_why() {
+        let invalid = |url: &str| match PgUrl::parse(url) {
+            Err(Error::InvalidArgument(m)) => m,
+            other => panic!("{url}: {other:?}"),
+        };
+        assert!(invalid("payments.db").contains("postgres://"));
+        assert!(invalid("postgres://u@h/d?sslmode=require").contains("TLS"));
+        assert!(invalid("postgres://u@h/d?sslmode=bogus").contains("database URL"));
+        assert!(invalid("postgres://u@h/d?nonsense=1").contains("nonsense"));
+        assert!(!invalid("postgres://u:s3cret@h:notaport/d").contains("s3cret"));
+    }
+}
