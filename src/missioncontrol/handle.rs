@@ -9,8 +9,8 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::namespaces::Namespaces;
-use super::persisted::{Persisted, RowKeys};
-use crate::backend::Backend;
+use super::persisted::Persisted;
+use super::table::{check_namespace, McTable};
 use crate::error::{Error, Result};
 use crate::model::McResult;
 use crate::sync::lock;
@@ -76,7 +76,7 @@ struct Counters {
 pub(crate) struct Shared {
     name: String,
     options: McOptions,
-    backend: Arc<dyn Backend>,
+    table: Arc<dyn McTable>,
     queue: Mutex<Queue>,
     queued: Condvar,
     /// Held by flushes, `fetch_all` and `clear`: the key set has one writer at a time.
@@ -103,7 +103,7 @@ impl Shared {
             return Ok(());
         }
         let diff = persisted.diff(&batch, self.options.max_records);
-        match persisted.apply(self.backend.as_ref(), &diff) {
+        match persisted.apply(self.table.as_ref(), &diff) {
             Ok(committed) => {
                 let c = &self.counters;
                 c.flushes.fetch_add(u64::from(committed), Ordering::Relaxed);
@@ -181,19 +181,19 @@ pub struct MissionControl {
 }
 
 impl MissionControl {
-    /// Opens `name` on a store's backend (called by `Store::open_mission_control`).
+    /// Opens `name` on a store's results table (called by `Store::open_mission_control`).
     pub(crate) fn open(
-        backend: Arc<dyn Backend>,
+        table: Arc<dyn McTable>,
         namespaces: &Arc<Namespaces>,
         name: &str,
         options: McOptions,
     ) -> Result<MissionControl> {
-        let rows = RowKeys::new(name)?;
+        check_namespace(name)?;
         let shared = namespaces.claim(name, || {
-            let (mut persisted, removed) = Persisted::load(backend.as_ref(), rows)?;
+            let (mut persisted, removed) = Persisted::load(table.as_ref(), name)?;
             // A namespace reopened with a lower limit is trimmed now, not at the next flush.
             let trim = persisted.diff(&[], options.max_records);
-            persisted.apply(backend.as_ref(), &trim)?;
+            persisted.apply(table.as_ref(), &trim)?;
             let counters = Counters::default();
             counters
                 .evicted
@@ -203,7 +203,7 @@ impl MissionControl {
             let shared = Arc::new(Shared {
                 name: name.to_string(),
                 options,
-                backend,
+                table,
                 queue: Mutex::default(),
                 queued: Condvar::new(),
                 persisted: Mutex::new(persisted),
@@ -253,7 +253,7 @@ impl MissionControl {
     pub fn fetch_all(&self) -> Result<Vec<McResult>> {
         self.shared.check_open()?;
         let mut persisted = lock(&self.shared.persisted);
-        let (results, removed) = persisted.fetch_all(self.shared.backend.as_ref())?;
+        let (results, removed) = persisted.fetch_all(self.shared.table.as_ref())?;
         let c = &self.shared.counters;
         c.corrupted_removed.fetch_add(removed, Ordering::Relaxed);
         c.stored.store(persisted.len(), Ordering::Relaxed);
@@ -265,7 +265,7 @@ impl MissionControl {
         self.shared.check_open()?;
         let mut persisted = lock(&self.shared.persisted);
         lock(&self.shared.queue).results.clear();
-        persisted.clear(self.shared.backend.as_ref())?;
+        persisted.clear(self.shared.table.as_ref())?;
         self.shared.counters.stored.store(0, Ordering::Relaxed);
         Ok(())
     }

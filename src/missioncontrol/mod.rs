@@ -6,10 +6,15 @@
 //! - `handle`: the queue `add_result` fills and the flusher thread that drains it once
 //!   per interval, sleeping without a timer while nothing is queued.
 //! - `namespaces`: which namespaces of a store are open (one handle each).
+//! - `table`: where a backend keeps the rows (`McTable`; the key-value layout here).
 
 mod handle;
 mod namespaces;
 mod persisted;
+mod table;
 
 pub use handle::{McOptions, McStats, MissionControl};
 pub(crate) use namespaces::Namespaces;
+pub use table::McTable;
+pub use table::RowVisitor;
+pub(crate) use table::{check_namespace, KvTable};

@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use super::integrity::IntegrityReport;
 use super::query::{PaymentCounts, QueryResponse};
-use crate::backend::{Backend, DurableCallback};
+use crate::backend::DurableCallback;
 use crate::error::Result;
+use crate::missioncontrol::McTable;
 use crate::model::{FailureReason, Payment, PaymentHash, PaymentStatus, Query};
 
 /// One change to the stored payments, as an operation decided it. Records are in the
@@ -168,7 +169,7 @@ pub trait Engine: Send + Sync {
     }
 
     /// Where mission control keeps its results.
-    fn mission_control(&self) -> Result<Arc<dyn Backend>>;
+    fn mission_control(&self) -> Result<Arc<dyn McTable>>;
 
     /// Reclaims space freed by deletions; other calls wait meanwhile.
     fn compact(&self) -> Result<()>;

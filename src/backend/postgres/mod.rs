@@ -10,7 +10,9 @@
 pub mod connect;
 pub mod error;
 pub mod lease;
+pub mod mc;
 pub mod schema;
 
 pub use connect::{is_database_url, PgUrl};
 pub use lease::{Lease, LeaseConfig, DEFAULT_LEASE_DURATION, FENCE, FENCED_EPOCH_BUMP};
+pub use mc::PgMcTable;

@@ -17,6 +17,7 @@ use crate::backend::schema::{
 };
 use crate::backend::{Backend, DurableCallback, Overlay, ReadTx, WriteTx};
 use crate::error::Result;
+use crate::missioncontrol::{KvTable, McTable};
 use crate::model::{Payment, PaymentHash, Query};
 
 /// Payments kept in a byte-table backend.
@@ -74,8 +75,8 @@ impl Engine for KvEngine {
         self.backend.when_durable(ticket, callback)
     }
 
-    fn mission_control(&self) -> Result<Arc<dyn Backend>> {
-        Ok(self.backend.clone())
+    fn mission_control(&self) -> Result<Arc<dyn McTable>> {
+        Ok(Arc::new(KvTable::new(self.backend.clone())))
     }
 
     fn compact(&self) -> Result<()> {
