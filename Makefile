@@ -2,7 +2,7 @@
 CARGO ?= cargo
 CC ?= cc
 
-.PHONY: demo test test-suites lint versions unit lib ctest ctest-asan ctest-valgrind header header-check status-tables status-check gotest lndtest gobench pytest fuzz reliability-long bench install uninstall install-check wheel-check clean FORCE
+.PHONY: demo test test-suites lint versions unit lib ctest ctest-asan ctest-valgrind header header-check status-tables status-check gotest lndtest gobench lnddiff-long pytest fuzz reliability-long bench install uninstall install-check wheel-check clean FORCE
 
 BUILD := build
 LIBDIR := target/release
@@ -157,6 +157,16 @@ gotest:
 ## (`make lib`).
 lndtest:
 	$(WITH_PG) lnd/test.sh
+
+## The lnd drop-in's differential test against lnd's own KVStore at the extended size
+## (make lndtest runs it with 500 sequences): LNDDIFF_SEQUENCES random operation
+## sequences, from seed LNDDIFF_SEED.
+LNDDIFF_SEQUENCES ?= 10000
+LNDDIFF_SEED ?= 1
+lnddiff-long: lib
+	cd lnd && PKG_CONFIG_PATH=$(CURDIR)/target/pkgconfig go test -count=1 -timeout 2h -v \
+		-run TestDifferentialAgainstLndKVStore ./dropin \
+		-sequences $(LNDDIFF_SEQUENCES) -seed $(LNDDIFF_SEED)
 
 ## Python binding and CLI (bindings/python): ruff, mypy --strict, pytest, in ./.venv
 ## (an editable install, which builds the library into the package's source tree).

@@ -154,7 +154,8 @@ impl Pay {
             remaining_amt_msat: self.value - sent,
             fees_paid_msat: self.live().count() as u64 * FEES,
             has_settled_htlc: self.shards.values().any(|s| s.outcome == Outcome::Settled),
-            payment_failed: self.failure.is_some(),
+            payment_failed: self.failure.is_some()
+                && !self.shards.values().any(|s| s.outcome == Outcome::Settled),
         }
     }
 }

@@ -193,7 +193,7 @@ fn check_row(
             remaining_amt_msat: remaining,
             fees_paid_msat: fees,
             has_settled_htlc: any_settled,
-            payment_failed,
+            payment_failed: payment_failed && !any_settled,
         },
         "{case}"
     );
@@ -210,6 +210,28 @@ fn check_row(
 }
 
 const BOTH: [bool; 2] = [false, true];
+
+/// As lnd's payments database derives it (MPPayment.setState, lnd v0.21.2-beta): a
+/// settled attempt makes the outcome a success, so a payment with one is not "failed",
+/// whether the router recorded a failure reason or not. Found by the lnd drop-in's
+/// differential test (lnd/dropin).
+#[test]
+fn a_settled_attempt_means_the_payment_has_not_failed() {
+    let shard = |amt, fee| mpp(amt, fee, ADDR_A, VALUE);
+    for with_in_flight in BOTH {
+        let mut htlcs = vec![settled(1, shard(SETTLED_AMT, SETTLED_FEE))];
+        if with_in_flight {
+            htlcs.push(in_flight(3, shard(IN_FLIGHT_AMT, IN_FLIGHT_FEE)));
+        }
+        let p = payment(VALUE, htlcs, Some(FailureReason::NoRoute));
+        assert!(p.state.has_settled_htlc);
+        assert!(
+            !p.state.payment_failed,
+            "with an attempt in flight: {with_in_flight}"
+        );
+        assert_eq!(p.failure_reason, Some(FailureReason::NoRoute));
+    }
+}
 
 #[test]
 fn status_row1_any_in_flight_is_in_flight() {

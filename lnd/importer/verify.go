@@ -8,6 +8,7 @@ import (
 	paymentsdb "github.com/lightningnetwork/lnd/payments/db"
 	lps "github.com/lnpaystore/lnpaystore/bindings/go"
 	"github.com/lnpaystore/lnpaystore/lnd/convert"
+	"github.com/lnpaystore/lnpaystore/lnd/internal/fielddiff"
 )
 
 // MaxListed bounds the differences a verification lists (all are counted).
@@ -111,7 +112,7 @@ func comparePayment(lnd *paymentsdb.MPPayment, ours *lps.Payment) []string {
 		HTLCs         []lps.HTLCAttempt
 		FailureReason *lps.FailureReason
 	}
-	d := diff("payment",
+	d := fielddiff.Diff("payment",
 		stored{want.SequenceNum, want.Hash, want.Info, want.HTLCs, want.FailureReason},
 		stored{ours.SequenceNum, ours.Hash, ours.Info, ours.HTLCs, ours.FailureReason})
 	// The session keys once more, through lnd's parsed key rather than its stored bytes.
@@ -127,9 +128,9 @@ func comparePayment(lnd *paymentsdb.MPPayment, ours *lps.Payment) []string {
 			d = append(d, fmt.Sprintf("payment.HTLCs[%d].SessionKey: lnd's parsed key differs", i))
 		}
 	}
-	d = append(d, diff("status", convert.Status(lnd.Status), ours.Status)...)
+	d = append(d, fielddiff.Diff("status", convert.Status(lnd.Status), ours.Status)...)
 	if lnd.State != nil {
-		d = append(d, diff("state", convert.State(lnd.State), ours.State)...)
+		d = append(d, fielddiff.Diff("state", convert.State(lnd.State), ours.State)...)
 	}
 	return d
 }

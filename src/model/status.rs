@@ -58,7 +58,9 @@ pub fn derive_state(
             remaining_amt_msat: info.value_msat - sent as u64,
             fees_paid_msat: fees,
             has_settled_htlc: settled,
-            payment_failed,
+            // A settled attempt makes the outcome a success, failure reason or not (lnd
+            // derives it so too).
+            payment_failed: payment_failed && !settled,
         },
     })
 }

@@ -1,4 +1,6 @@
-package importer
+// Package fielddiff compares two values of lnpaystore's types field by field, for the
+// importer's --verify and the drop-in's differential test.
+package fielddiff
 
 import (
 	"fmt"
@@ -6,11 +8,11 @@ import (
 	"time"
 )
 
-// diff compares two values of lnpaystore's types field by field and returns the path
+// Diff compares two values of lnpaystore's types field by field and returns the path
 // of each difference ("htlcs[1].route.hops[2].custom_records[65537]: ..."). Empty and
 // nil byte strings, slices and maps are equal (the store hands empty ones out as nil);
 // times compare as the unix nanoseconds the store keeps.
-func diff(path string, want, got any) []string {
+func Diff(path string, want, got any) []string {
 	var out []string
 	walk(path, reflect.ValueOf(want), reflect.ValueOf(got), &out)
 	return out
