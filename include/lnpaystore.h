@@ -101,6 +101,10 @@ typedef enum LpsStatus {
    */
   LPS_STATUS_NOT_LEADER = 12,
   /*
+   A change to a store opened read-only.
+   */
+  LPS_STATUS_READ_ONLY = 13,
+  /*
    Init: the payment is already initiated.
    */
   LPS_STATUS_PAYMENT_EXISTS = 100,
@@ -1026,6 +1030,19 @@ void lps_options_default(struct LpsOptions *out);
 LpsStatus lps_store_open(const char *path,
                               const struct LpsOptions *opts,
                               struct LpsStore **out);
+
+/*
+ Opens the existing store at `path` (UTF-8) read-only: neither the file nor its
+ write-ahead log is ever written (read-only media, backups, snapshots), a log left by
+ a crash is replayed in memory only, and every change (life cycle, deletions, import,
+ compaction, mission-control results) returns `LPS_STATUS_READ_ONLY`. `opts` NULL
+ means defaults (`cache_size_bytes` applies; the write options do not). Read-only
+ opens share the file; a writer and a read-only open exclude each other
+ (`LPS_STATUS_LOCKED`). A missing file gives `LPS_STATUS_IO` and is not created.
+ */
+LpsStatus lps_store_open_read_only(const char *path,
+                                        const struct LpsOptions *opts,
+                                        struct LpsStore **out);
 
 /*
  Reclaims the file space that deletions freed. Other calls on the store wait

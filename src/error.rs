@@ -34,6 +34,8 @@ pub enum LpsStatus {
     Forked = 11,
     /// The writer lease of a shared database was lost (or never held): reopen the store.
     NotLeader = 12,
+    /// A change to a store opened read-only.
+    ReadOnly = 13,
     /// Init: the payment is already initiated.
     PaymentExists = 100,
     /// Init or delete: the payment is in flight.
@@ -132,6 +134,8 @@ pub enum Error {
     Forked,
     #[error("not the database's writer any more: {0}; reopen the store")]
     NotLeader(String),
+    #[error("the store is open read-only: {0} refused")]
+    ReadOnly(&'static str),
     #[error("payment already initiated")]
     PaymentExists,
     #[error("payment is in flight")]

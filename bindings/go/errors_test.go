@@ -126,6 +126,10 @@ func TestEverySentinelIsReachable(t *testing.T) {
 	_, err = Open(locked, &Options{NoSync: true})
 	expect(err, ErrLocked)
 	check(t, first.Close())
+	readOnly, err := Open(locked, &Options{ReadOnly: true})
+	check(t, err)
+	expect(readOnly.InitPayment(hash, creation(1)), ErrReadOnly)
+	check(t, readOnly.Close())
 	if newer, ok := newerVersionFile(t, dir); ok {
 		_, err = Open(newer, nil)
 		expect(err, ErrVersion)

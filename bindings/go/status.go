@@ -30,6 +30,8 @@ const (
 	StatusForked Status = 11
 	// StatusNotLeader: The writer lease of a shared database was lost (or never held): reopen the store.
 	StatusNotLeader Status = 12
+	// StatusReadOnly: A change to a store opened read-only.
+	StatusReadOnly Status = 13
 	// StatusPaymentExists: Init: the payment is already initiated.
 	StatusPaymentExists Status = 100
 	// StatusPaymentInFlight: Init or delete: the payment is in flight.
@@ -97,6 +99,7 @@ var statusNames = map[Status]string{
 	StatusInternal:                   "LPS_STATUS_INTERNAL",
 	StatusForked:                     "LPS_STATUS_FORKED",
 	StatusNotLeader:                  "LPS_STATUS_NOT_LEADER",
+	StatusReadOnly:                   "LPS_STATUS_READ_ONLY",
 	StatusPaymentExists:              "LPS_STATUS_PAYMENT_EXISTS",
 	StatusPaymentInFlight:            "LPS_STATUS_PAYMENT_IN_FLIGHT",
 	StatusAlreadyPaid:                "LPS_STATUS_ALREADY_PAID",
@@ -138,6 +141,7 @@ var (
 	ErrInternal                   = &Error{Code: StatusInternal}
 	ErrForked                     = &Error{Code: StatusForked}
 	ErrNotLeader                  = &Error{Code: StatusNotLeader}
+	ErrReadOnly                   = &Error{Code: StatusReadOnly}
 	ErrPaymentExists              = &Error{Code: StatusPaymentExists}
 	ErrPaymentInFlight            = &Error{Code: StatusPaymentInFlight}
 	ErrAlreadyPaid                = &Error{Code: StatusAlreadyPaid}

@@ -27,6 +27,12 @@ type Options struct {
 	CacheSizeBytes uint64
 	// NoSync skips fsync on commit: tests and benchmarks only.
 	NoSync bool
+	// ReadOnly opens an existing store without ever writing a byte to it or its
+	// log (backups, snapshots, read-only media): a log left by a crash is replayed
+	// in memory only, and every change returns an error matching ErrReadOnly.
+	// Read-only opens share the file; a writer and a read-only open exclude each
+	// other (ErrLocked). A missing file is an error, never created.
+	ReadOnly bool
 }
 
 func (o *Options) c() (C.LpsOptions, error) {
@@ -88,7 +94,11 @@ func Open(path string, opts *Options) (*Store, error) {
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
 	var ptr *C.LpsStore
-	if err := call(func() C.LpsStatus { return C.lps_store_open(cpath, copts, &ptr) }); err != nil {
+	open := func() C.LpsStatus { return C.lps_store_open(cpath, copts, &ptr) }
+	if opts != nil && opts.ReadOnly {
+		open = func() C.LpsStatus { return C.lps_store_open_read_only(cpath, copts, &ptr) }
+	}
+	if err := call(open); err != nil {
 		return nil, err
 	}
 	s := &Store{ptr: ptr, subs: newSubscriptions()}

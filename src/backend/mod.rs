@@ -102,6 +102,12 @@ pub trait Backend: Send + Sync {
     /// Makes every earlier commit durable (matters when commits skip fsync) and releases
     /// the file. Later calls fail with `Closed`.
     fn close(&self) -> Result<()>;
+
+    /// Opened read-only: nothing reaches the storage, and the store refuses every change
+    /// with `ReadOnly`.
+    fn read_only(&self) -> bool {
+        false
+    }
 }
 
 /// Runs a read transaction returning a value (helper over the closure-based trait).

@@ -100,6 +100,31 @@ pub extern "C" fn lps_store_open(
     })
 }
 
+/// Opens the existing store at `path` (UTF-8) read-only: neither the file nor its
+/// write-ahead log is ever written (read-only media, backups, snapshots), a log left by
+/// a crash is replayed in memory only, and every change (life cycle, deletions, import,
+/// compaction, mission-control results) returns `LPS_STATUS_READ_ONLY`. `opts` NULL
+/// means defaults (`cache_size_bytes` applies; the write options do not). Read-only
+/// opens share the file; a writer and a read-only open exclude each other
+/// (`LPS_STATUS_LOCKED`). A missing file gives `LPS_STATUS_IO` and is not created.
+#[no_mangle]
+pub extern "C" fn lps_store_open_read_only(
+    path: *const c_char,
+    opts: *const LpsOptions,
+    out: *mut *mut LpsStore,
+) -> LpsStatus {
+    status("lps_store_open_read_only", || {
+        let out = Out::new(out, "out")?;
+        let path = c_str(path, "path")?;
+        let options = Options {
+            read_only: true,
+            ..options(handle::optional_input(opts))
+        };
+        out.write(handle::into_handle(Store::open(path, options)?));
+        Ok(())
+    })
+}
+
 /// Reclaims the file space that deletions freed. Other calls on the store wait
 /// meanwhile.
 #[no_mangle]

@@ -94,6 +94,15 @@ impl Shared {
         }
     }
 
+    /// `what`: the refused call's name, for a read-only store's error.
+    fn check_writable(&self, what: &'static str) -> Result<()> {
+        self.check_open()?;
+        match self.table.read_only() {
+            true => Err(Error::ReadOnly(what)),
+            false => Ok(()),
+        }
+    }
+
     /// Stores what is queued now, in one transaction. On failure the results go back
     /// to the front of the queue for the next flush.
     fn flush_queued(&self) -> Result<()> {
@@ -191,8 +200,12 @@ impl MissionControl {
         check_namespace(name)?;
         let shared = namespaces.claim(name, || {
             let (mut persisted, removed) = Persisted::load(table.as_ref(), name)?;
-            // A namespace reopened with a lower limit is trimmed now, not at the next flush.
-            let trim = persisted.diff(&[], options.max_records);
+            // A namespace reopened with a lower limit is trimmed now, not at the next flush
+            // (a read-only store shows what it holds).
+            let trim = match table.read_only() {
+                true => Default::default(),
+                false => persisted.diff(&[], options.max_records),
+            };
             persisted.apply(table.as_ref(), &trim)?;
             let counters = Counters::default();
             counters
@@ -228,6 +241,7 @@ impl MissionControl {
 
     /// Queues a result for the next flush; never waits for the disk.
     pub fn add_result(&self, result: McResult) -> Result<()> {
+        self.shared.check_writable("add_result")?;
         result.validate()?;
         let mut queue = lock(&self.shared.queue);
         if queue.closing {
@@ -262,7 +276,7 @@ impl MissionControl {
 
     /// Removes every stored result of the namespace and drops what is queued.
     pub fn clear(&self) -> Result<()> {
-        self.shared.check_open()?;
+        self.shared.check_writable("clear")?;
         let mut persisted = lock(&self.shared.persisted);
         lock(&self.shared.queue).results.clear();
         persisted.clear(self.shared.table.as_ref())?;

@@ -24,6 +24,11 @@ pub trait McTable: Send + Sync {
 
     /// Deletes every row of `namespace`.
     fn clear(&self, namespace: &str) -> Result<()>;
+
+    /// The store was opened read-only: handles refuse every change with `ReadOnly`.
+    fn read_only(&self) -> bool {
+        false
+    }
 }
 
 /// A namespace name: 1 to 255 bytes (the key-value layout stores its length in a byte;
@@ -114,5 +119,9 @@ impl McTable for KvTable {
             rows.iter()
                 .try_for_each(|row| tx.delete(MC_RESULTS, row).map(drop))
         })
+    }
+
+    fn read_only(&self) -> bool {
+        self.backend.read_only()
     }
 }

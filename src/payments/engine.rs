@@ -176,6 +176,12 @@ pub trait Engine: Send + Sync {
 
     /// Makes every commit durable and releases the storage. Later calls fail `Closed`.
     fn close(&self) -> Result<()>;
+
+    /// Opened read-only: nothing reaches the storage, and the store refuses every change
+    /// with `ReadOnly`.
+    fn read_only(&self) -> bool {
+        false
+    }
 }
 
 /// Runs a read transaction returning a value.

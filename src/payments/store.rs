@@ -57,6 +57,11 @@ pub struct Options {
     /// (0 = default 16 MiB). Smaller means less to replay after a crash and more
     /// checkpoints under load.
     pub checkpoint_bytes: u64,
+    /// Opens an existing store without ever writing a byte to it or its log (backups,
+    /// snapshots, read-only media): a pending log is replayed in memory only, and every
+    /// change is refused with `ReadOnly`. Other read-only opens may share the file; a
+    /// writer and a read-only open exclude each other (`Locked`).
+    pub read_only: bool,
 }
 
 impl Default for Options {
@@ -67,6 +72,7 @@ impl Default for Options {
             cache_size_bytes: backend::DEFAULT_CACHE_BYTES as u64,
             no_sync: false,
             checkpoint_bytes: backend::DEFAULT_CHECKPOINT_BYTES,
+            read_only: false,
         }
     }
 }
@@ -95,7 +101,10 @@ impl Store {
             },
             ..RedbConfig::default()
         };
-        let backend: Arc<dyn Backend> = Arc::new(RedbBackend::open(path.as_ref(), config)?);
+        let backend: Arc<dyn Backend> = match options.read_only {
+            true => Arc::new(RedbBackend::open_read_only(path.as_ref(), config)?),
+            false => Arc::new(RedbBackend::open(path.as_ref(), config)?),
+        };
         Self::with_backend(backend, options)
     }
 
@@ -136,8 +145,17 @@ impl Store {
         Ok(())
     }
 
-    fn write(&self, op: Op) -> Result<Option<Arc<Payment>>> {
+    /// `what`: the refused call's name, for a read-only store's error.
+    fn check_writable(&self, what: &'static str) -> Result<()> {
         self.check_open()?;
+        match self.engine.read_only() {
+            true => Err(Error::ReadOnly(what)),
+            false => Ok(()),
+        }
+    }
+
+    fn write(&self, what: &'static str, op: Op) -> Result<Option<Arc<Payment>>> {
+        self.check_writable(what)?;
         self.committer.submit(op)
     }
 
@@ -154,6 +172,13 @@ impl Store {
     /// the writer's cache and subscribers (the C ABI converts it without a copy).
     pub(crate) fn change(&self, hash: &PaymentHash, change: Change) -> Result<Arc<Payment>> {
         let hash = *hash;
+        let what = match change {
+            Change::Init(_) => "init_payment",
+            Change::Register(_) => "register_attempt",
+            Change::Settle(..) => "settle_attempt",
+            Change::FailAttempt(..) => "fail_attempt",
+            Change::FailPayment(_) => "fail_payment",
+        };
         // Inputs are checked and encoded here, on the caller's thread.
         let op: Op = match change {
             Change::Init(info) => {
@@ -182,7 +207,7 @@ impl Store {
                 Box::new(move |w, view| ops::fail_payment(w, view, &hash, reason).map(Some))
             }
         };
-        self.write(op)?
+        self.write(what, op)?
             .ok_or_else(|| Error::Internal("operation returned no payment".into()))
     }
 
@@ -243,8 +268,8 @@ impl Store {
     /// numbers above every imported one. A storage error fails the call; the chunks
     /// committed before it stay.
     pub fn import_payments(&self, payments: Vec<ImportPayment>) -> Result<ImportReport> {
-        self.check_open()?;
-        import::import(payments, |op| self.write(op).map(|_| ()))
+        self.check_writable("import_payments")?;
+        import::import(payments, |op| self.write("import_payments", op).map(|_| ()))
     }
 
     /// Removes the failed attempts of a payment that is not in flight.
@@ -255,9 +280,12 @@ impl Store {
     /// Removes a payment (or only its failed attempts); in-flight payments are refused.
     pub fn delete_payment(&self, hash: &PaymentHash, failed_attempts_only: bool) -> Result<()> {
         let hash = *hash;
-        self.write(Box::new(move |w, view| {
-            ops::delete_by_hash(w, view, &hash, failed_attempts_only).map(|()| None)
-        }))?;
+        self.write(
+            "delete_payment",
+            Box::new(move |w, view| {
+                ops::delete_by_hash(w, view, &hash, failed_attempts_only).map(|()| None)
+            }),
+        )?;
         Ok(())
     }
 
@@ -265,7 +293,7 @@ impl Store {
     /// with `failed_only`), in bounded transactions; returns how many payments it removed.
     /// A crash midway leaves a consistent store; calling again finishes the job.
     pub fn delete_payments(&self, failed_only: bool, failed_attempts_only: bool) -> Result<u64> {
-        self.check_open()?;
+        self.check_writable("delete_payments")?;
         let mut deleted = 0u64;
         let mut cursor = 0u64;
         loop {
@@ -307,7 +335,7 @@ impl Store {
 
     /// Reclaims file space freed by deletions; other calls wait meanwhile.
     pub fn compact(&self) -> Result<()> {
-        self.check_open()?;
+        self.check_writable("compact")?;
         self.engine.compact()
     }
 

@@ -172,6 +172,10 @@ static void null_pointer_arguments(void) {
 
     ABUSE("store_open: path NULL", lps_store_open(NULL, NULL, &store), NULL_ARG);
     ABUSE("store_open: out NULL", lps_store_open(f.env.path, NULL, NULL), NULL_ARG);
+    ABUSE("store_open_read_only: path NULL", lps_store_open_read_only(NULL, NULL, &store),
+          NULL_ARG);
+    ABUSE("store_open_read_only: out NULL", lps_store_open_read_only(f.env.path, NULL, NULL),
+          NULL_ARG);
 
     if ((fetched = h_fetch("fetch a payment for the decisions", f.s, f.a.hash)) != NULL) {
         ABUSE("need_wait_attempts: payment NULL", lps_payment_need_wait_attempts(NULL, &flag),

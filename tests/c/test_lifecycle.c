@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -1471,6 +1472,57 @@ static void compact(void) {
     h_env_close(&e);
 }
 
+/* Read-only open: reads work, every change gets READ_ONLY, the store is unchanged; a
+ * writer and a read-only open exclude each other; a missing file is not created. */
+static void read_only(void) {
+    h_env e;
+    h_pay p, q;
+    LpsCreationInfo ci;
+    LpsStore *ro = NULL, *other = NULL;
+    LpsPayment *pay;
+    uint64_t n = 0;
+    char missing[700];
+
+    ENV_OPEN(&e);
+    h_pay_make(&p, 1);
+    pay_in_full("read-only: pay", e.store, &p, 1000);
+    CHECK_STATUS("read-only: refused while a writer has the file",
+                 lps_store_open_read_only(e.path, NULL, &ro), LPS_STATUS_LOCKED);
+    CHECK_OK("read-only: writer closes", lps_store_close(e.store));
+    e.store = NULL;
+    if (!CHECK_OK("read-only: open", lps_store_open_read_only(e.path, NULL, &ro))) {
+        h_env_close(&e);
+        return;
+    }
+    CHECK_OK("read-only: a second read-only open", lps_store_open_read_only(e.path, NULL, &other));
+    CHECK_OK("read-only: second closes", lps_store_close(other));
+    CHECK_STATUS("read-only: a writer is refused", h_store_open(e.path, &other), LPS_STATUS_LOCKED);
+    h_expect_counts("read-only: counts", ro, 1, 0, 0, 1, 0);
+    pay = h_fetch("read-only: fetch", ro, p.hash);
+    h_expect_state("read-only: fetched", pay, PAID, 0, 0, 100, true, false);
+    lps_payment_free(pay);
+    h_pay_make(&q, 2);
+    h_creation(&ci, &q, 500, H_TIME);
+    CHECK_STATUS("read-only: init refused", lps_init_payment(ro, q.hash, &ci),
+                 LPS_STATUS_READ_ONLY);
+    CHECK_STATUS("read-only: delete refused", lps_delete_payment(ro, p.hash, false),
+                 LPS_STATUS_READ_ONLY);
+    CHECK_STATUS("read-only: bulk delete refused", lps_delete_payments(ro, false, false, &n),
+                 LPS_STATUS_READ_ONLY);
+    CHECK_STATUS("read-only: compact refused", lps_store_compact(ro), LPS_STATUS_READ_ONLY);
+    h_expect_counts("read-only: unchanged", ro, 1, 0, 0, 1, 0);
+    CHECK_OK("read-only: close", lps_store_close(ro));
+
+    snprintf(missing, sizeof missing, "%s/missing.db", e.dir);
+    ro = NULL;
+    CHECK_STATUS("read-only: missing file", lps_store_open_read_only(missing, NULL, &ro),
+                 LPS_STATUS_IO);
+    CHECK("read-only: missing file not created", access(missing, F_OK) != 0);
+    if (CHECK_OK("read-only: writer reopens", h_store_open(e.path, &e.store)))
+        h_expect_counts("read-only: writer sees the same", e.store, 1, 0, 0, 1, 0);
+    h_env_close(&e);
+}
+
 /* ---- concurrency ------------------------------------------------------------------- */
 
 #define SHARD_THREADS 4
@@ -1552,6 +1604,7 @@ static const h_case cases[] = {
     {"delete_payments_bulk", delete_payments_bulk},
     {"restart_resumes_inflight", restart_resumes_inflight},
     {"compact", compact},
+    {"read_only", read_only},
     {"concurrent_shards_never_overpay", concurrent_shards_never_overpay},
 };
 

@@ -94,6 +94,14 @@ def locked(store: Store, tmp: Path) -> object:
     return Store.open(store.path)
 
 
+def read_only(store: Store, tmp: Path) -> object:
+    path = tmp / "read-only.db"
+    open_store(path).close()
+    with Store.open(path, read_only=True) as s:
+        s.init_payment(new_secret().hash, creation(1000))
+    return None
+
+
 def version(store: Store, tmp: Path) -> object:
     newer = tmp / "newer.db"
     write_newer_schema_store(newer)
@@ -286,6 +294,7 @@ SCENARIOS: list[tuple[type[errors.LnpaystoreError], Scenario]] = [
     (errors.Corrupt, corrupt),
     (errors.Locked, locked),
     (errors.Version, version),
+    (errors.ReadOnly, read_only),
     (errors.Closed, closed),
     (errors.Closed, closed_from_the_library),
     (errors.Timeout, timeout),
@@ -363,7 +372,7 @@ def test_every_status_class_is_reached_or_explained() -> None:
 def test_hierarchy() -> None:
     groups = {
         errors.ArgumentError: {1, 2},
-        errors.StorageError: {3, 4, 5, 6, 7, 10, 11, 12},
+        errors.StorageError: {3, 4, 5, 6, 7, 10, 11, 12, 13},
         errors.PaymentError: set(range(100, 125)),
     }
     for group, codes in groups.items():

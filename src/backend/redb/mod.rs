@@ -5,11 +5,13 @@
 //! - `tx`: the trait's transactions over redb's.
 //! - `log`: the write-ahead log's orchestration (logged commits, checkpoints, replay).
 //! - `close`: the close sequence.
+//! - `scratch`: read-only opens (the file behind an in-memory layer).
 
 mod close;
 mod errors;
 mod guard;
 mod log;
+mod scratch;
 mod tx;
 
 use std::path::Path;
@@ -71,6 +73,8 @@ pub struct RedbBackend {
     damaged: AtomicBool,
     /// Makes `update_deferred` commits durable (`None` without fsync: `durable: false`).
     wal: Option<Wal>,
+    /// Opened by `open_read_only`: the file is never written.
+    read_only: bool,
 }
 
 impl RedbBackend {
@@ -126,7 +130,27 @@ impl RedbBackend {
             config,
             damaged: AtomicBool::new(false),
             wal,
+            read_only: false,
         })
+    }
+
+    /// Opens an existing store without ever writing to it or its log, also on read-only
+    /// media: a pending log is replayed in memory, and redb's own writes stay there too.
+    /// Other read-only opens may share the file; a writer gets (or gives) `Locked`.
+    pub fn open_read_only(path: &Path, config: RedbConfig) -> Result<RedbBackend> {
+        if path.is_dir() {
+            return Err(Error::Io(format!("{} is a directory", path.display())));
+        }
+        let file = scratch::ScratchFile::open(path)?;
+        let log = scratch::ReadOnlyLog::read(path)?;
+        // No log of its own: nothing is ever made durable.
+        let config = RedbConfig {
+            durable: false,
+            ..config
+        };
+        let mut backend = Self::with_storage(file, Arc::new(log), config)?;
+        backend.read_only = true;
+        Ok(backend)
     }
 
     fn db(&self) -> Result<RwLockReadGuard<'_, Option<Database>>> {
@@ -198,5 +222,9 @@ impl Backend for RedbBackend {
 
     fn close(&self) -> Result<()> {
         self.close_store()
+    }
+
+    fn read_only(&self) -> bool {
+        self.read_only
     }
 }

@@ -86,6 +86,10 @@ impl Engine for KvEngine {
     fn close(&self) -> Result<()> {
         self.backend.close()
     }
+
+    fn read_only(&self) -> bool {
+        self.backend.read_only()
+    }
 }
 
 /// A write transaction: reads see its own writes, mutations are key writes.

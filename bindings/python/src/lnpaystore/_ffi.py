@@ -380,6 +380,7 @@ _FUNCTIONS: dict[str, tuple[Any, tuple[Any, ...]]] = {
     # Store
     "lps_options_default": (None, (_P(LpsOptions),)),
     "lps_store_open": (_STATUS, (c_char_p, _P(LpsOptions), _P(_P(LpsStore)))),
+    "lps_store_open_read_only": (_STATUS, (c_char_p, _P(LpsOptions), _P(_P(LpsStore)))),
     "lps_store_compact": (_STATUS, (_P(LpsStore),)),
     "lps_store_close": (_STATUS, (_P(LpsStore),)),
     "lps_commit_stats": (_STATUS, (_P(LpsStore), _P(LpsCommitStats))),

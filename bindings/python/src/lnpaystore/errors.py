@@ -168,6 +168,13 @@ class NotLeader(StorageError):
     status_name = "LPS_STATUS_NOT_LEADER"
 
 
+class ReadOnly(StorageError):
+    """A change to a store opened read-only."""
+
+    code = 13
+    status_name = "LPS_STATUS_READ_ONLY"
+
+
 class PaymentExists(PaymentError):
     """Init: the payment is already initiated."""
 
@@ -357,6 +364,7 @@ BY_CODE: dict[int, type[LnpaystoreError]] = {
     10: Internal,
     11: Forked,
     12: NotLeader,
+    13: ReadOnly,
     100: PaymentExists,
     101: PaymentInFlight,
     102: AlreadyPaid,
@@ -416,6 +424,7 @@ __all__ += [
     "PaymentPendingFailed",
     "PaymentPendingSettled",
     "PreimageMismatch",
+    "ReadOnly",
     "SentExceedsTotal",
     "SequenceNumExists",
     "Timeout",

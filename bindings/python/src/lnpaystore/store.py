@@ -78,6 +78,7 @@ class Store(Managed[Any]):
         max_batch_delay: float | timedelta = 0.0,
         cache_size_bytes: int = 0,
         no_sync: bool = False,
+        read_only: bool = False,
     ) -> Store:
         """Opens (creating if missing) the store at ``path``.
 
@@ -85,6 +86,12 @@ class Store(Managed[Any]):
         1 = no batching). ``max_batch_delay``: how long (seconds or timedelta) the writer
         lingers for a fuller batch (0 = default: no linger). ``cache_size_bytes``: page
         cache (0 = default). ``no_sync``: skip fsync (tests and benchmarks only).
+
+        ``read_only``: open an existing store without ever writing a byte to it or its
+        log (backups, snapshots, read-only media). A log left by a crash is replayed in
+        memory only; every change raises ``ReadOnly``. Read-only opens share the file;
+        a writer and a read-only open exclude each other (``Locked``). A missing file
+        raises ``Io`` and is not created.
 
         Raises ``Locked`` if the file is open elsewhere, ``Io`` if the directory is
         missing, ``Version`` for a newer schema, ``Corrupt`` for a file that is not a
@@ -103,7 +110,8 @@ class Store(Managed[Any]):
         opts.no_sync = bool(no_sync)
         fspath = os.fspath(path)
         raw = POINTER(LpsStore)()
-        lib.lps_store_open(os.fsencode(fspath), ctypes.byref(opts), ctypes.byref(raw))
+        open_ = lib.lps_store_open_read_only if read_only else lib.lps_store_open
+        open_(os.fsencode(fspath), ctypes.byref(opts), ctypes.byref(raw))
         return cls(raw, fspath)
 
     def _delete(self, raw: Any) -> None:

@@ -1,7 +1,9 @@
 """``lnpaystore``: inspect, export and maintain a payment store from the command line.
 
-Commands are read-only unless they say otherwise (``delete``, ``compact``); ``mc list``
-and ``mc export`` read mission-control namespaces. Output is a human-readable table or
+Commands are read-only unless they say otherwise (``delete``, ``compact``): they open
+the store read-only, so they never change a byte of it or its log, even after a crash
+(the log is replayed in memory only) or on read-only media. ``mc list`` and ``mc
+export`` read mission-control namespaces. Output is a human-readable table or
 text by default, JSON with ``--json``: a payment has one JSON shape in every command,
 with lncli's field names (``lncli listpayments``) where the concept is the same; the
 schema is described in ``_output.py`` and the project's docs. The store must exist:

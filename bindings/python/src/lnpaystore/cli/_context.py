@@ -69,8 +69,16 @@ class Context:
         return db
 
     def store(self) -> Store:
+        """The store, opened read-only: inspecting never writes a byte to the file or
+        its log (a log left by a crash is replayed in memory only)."""
         if self._store is None:
-            self._store = open_store(self.db)
+            self._store = open_store(self.db, read_only=True)
+        return self._store
+
+    def writable_store(self) -> Store:
+        """The store, opened for the commands that change it."""
+        if self._store is None:
+            self._store = open_store(self.db, read_only=False)
         return self._store
 
     def close(self) -> None:
@@ -89,7 +97,7 @@ class Context:
             raise CliError(EXIT_ABORTED, "aborted; nothing was changed")
 
 
-def open_store(path: str) -> Store:
+def open_store(path: str, *, read_only: bool) -> Store:
     """Opens an existing store for the tool, with an exit code for each way it can be
     unusable. Never creates a store (the library would, for a missing or empty file)."""
     p = Path(path)
@@ -99,7 +107,7 @@ def open_store(path: str) -> Store:
         raise CliError(EXIT_ERROR, f"{path}: is a directory, not a store file")
     if p.stat().st_size == 0:
         raise CliError(EXIT_CORRUPT, f"{path}: empty file, not a store")
-    return Store.open(path)
+    return Store.open(path, read_only=read_only)
 
 
 def library_error(e: LnpaystoreError, db: str | None) -> CliError:

@@ -311,7 +311,7 @@ def cmd_export(ctx: Context) -> None:
 
 
 def cmd_delete(ctx: Context) -> None:
-    store = ctx.store()
+    store = ctx.writable_store()
     counts = store.payment_counts()
     if ctx.args.failed_only:
         question = (
@@ -347,7 +347,7 @@ def cmd_delete(ctx: Context) -> None:
 
 
 def cmd_compact(ctx: Context) -> None:
-    store = ctx.store()
+    store = ctx.writable_store()
     before = Path(ctx.db).stat().st_size
     ctx.confirm(f"Compact {ctx.db} ({before:,} bytes)? It may take a while.")
     store.compact()
