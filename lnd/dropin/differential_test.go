@@ -49,6 +49,8 @@ const (
 		"lnpaystore refuses it (ALREADY_PAID)"
 	diffSequenceGap = "sequence numbers: lnd spends one on every InitPayment call, refused ones too; " +
 		"lnpaystore only on success"
+	diffRestartBlock = "restart: lnd's next sequence number skips the rest of its reserved block of 1000; " +
+		"lnpaystore's follows on"
 	diffDeleteUnknown = "DeletePayment of an unknown hash: lnd's KV store returns an unnamed error; " +
 		"the drop-in ErrPaymentNotInitiated"
 	diffOmitHops   = "OmitHops: lnd's KV store ignores it (its SQL store leaves hops out, as the drop-in does)"
@@ -145,8 +147,10 @@ type sequence struct {
 	// settled are the hashes that ever had a settled attempt.
 	settled map[lntypes.Hash]bool
 	// seqs maps lnd's sequence numbers to the drop-in's, in order of initiation.
-	seqs           [][2]uint64
-	initCalls      uint64
+	seqs [][2]uint64
+	// lndSeq mirrors lnd's sequence allocation (KVStore.nextPaymentSequence): blocks of
+	// 1000 reserved in the database, the block's rest lost on a restart.
+	lndSeq         lndSequence
 	inits          uint64
 	nextAttempt    uint64
 	usedAttemptIDs map[lntypes.Hash][]uint64
@@ -172,25 +176,42 @@ func newSequence(dir string, seed uint64, counts, ops, errs map[string]int) (*se
 	}
 	name := fmt.Sprintf("seq-%d", seed)
 	s.files = filepath.Join(dir, name)
+	return s, s.open()
+}
+
+// open opens (or reopens) both stores.
+func (s *sequence) open() error {
 	bolt, err := kvdb.GetBoltBackend(&kvdb.BoltBackendConfig{
-		DBPath: dir, DBFileName: name + ".db", NoFreelistSync: true, DBTimeout: 5 * time.Second,
-		AutoCompactMinAge: kvdb.DefaultBoltAutoCompactMinAge,
+		DBPath: filepath.Dir(s.files), DBFileName: filepath.Base(s.files) + ".db", NoFreelistSync: true,
+		DBTimeout: 5 * time.Second, AutoCompactMinAge: kvdb.DefaultBoltAutoCompactMinAge,
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	s.bolt = bolt
 	if s.lnd, err = paymentsdb.NewKVStore(noBatch{bolt}); err != nil {
 		bolt.Close()
-		return nil, err
+		return err
 	}
-	s.store, err = lps.Open(filepath.Join(dir, name+".lps"), &lps.Options{NoSync: true})
+	s.store, err = lps.Open(s.files+".lps", &lps.Options{NoSync: true})
 	if err != nil {
 		bolt.Close()
-		return nil, err
+		return err
 	}
 	s.ours = New(s.store)
-	return s, nil
+	return nil
+}
+
+// opRestart closes both stores and opens them again, as a node's restart does.
+func (s *sequence) opRestart() error {
+	s.ops["restart"]++
+	s.logf("restart")
+	if err := errors.Join(s.store.Close(), s.bolt.Close()); err != nil {
+		return err
+	}
+	s.lndSeq.restart()
+	s.counts[diffRestartBlock]++
+	return s.open()
 }
 
 func (s *sequence) close() {
@@ -258,7 +279,7 @@ func (s *sequence) step() error {
 	if s.chance(3) {
 		hash = s.newSecret().hash // a hash no one paid
 	}
-	op := s.pick(14, 30, 16, 12, 5, 5, 3, 3, 4, 2, 2, 8)
+	op := s.pick(14, 30, 16, 12, 5, 5, 3, 3, 4, 2, 2, 8, 1)
 	if op > 0 && op < 8 && s.fetchLnd(hash) == nil && s.chance(75) {
 		// Mostly act on payments that exist: the unknown-hash answers need few draws.
 		op = 0
@@ -286,10 +307,30 @@ func (s *sequence) step() error {
 		return s.opFetchInflight()
 	case 10:
 		return s.opFetchInflight()
-	default:
+	case 11:
 		return s.opQuery()
+	default:
+		return s.opRestart()
 	}
 }
+
+// lndSequence is lnd's sequence allocation, as KVStore.nextPaymentSequence does it.
+type lndSequence struct{ curr, stored, db uint64 }
+
+func (q *lndSequence) next() uint64 {
+	if q.curr == q.stored {
+		upper := q.db + 1000
+		if q.curr == 0 {
+			q.curr = q.db
+		}
+		q.stored, q.db = upper, upper
+	}
+	q.curr++
+	return q.curr
+}
+
+// restart forgets the reserved block, as a new KVStore does.
+func (q *lndSequence) restart() { q.curr, q.stored = 0, 0 }
 
 // --- errors ---
 
@@ -475,7 +516,7 @@ func (s *sequence) opInit(hash lntypes.Hash) error {
 	}
 	s.logf("InitPayment %x value %d", hash[:4], value)
 	before := s.fetchLnd(hash)
-	s.initCalls++
+	wantLnd := s.lndSeq.next()
 	lErr := s.lnd.InitPayment(s.ctx, hash, info)
 	oErr := s.ours.InitPayment(s.ctx, hash, info)
 	if lErr == nil && errors.Is(oErr, paymentsdb.ErrAlreadyPaid) {
@@ -495,9 +536,9 @@ func (s *sequence) opInit(hash lntypes.Hash) error {
 		return err
 	}
 	// Exactly the sequence-number difference: lnd counts calls, the drop-in successes.
-	if l.SequenceNum != s.initCalls || o.SequenceNum != s.inits {
-		return fmt.Errorf("InitPayment: sequence numbers lnd %d (calls %d), drop-in %d (successes %d)",
-			l.SequenceNum, s.initCalls, o.SequenceNum, s.inits)
+	if l.SequenceNum != wantLnd || o.SequenceNum != s.inits {
+		return fmt.Errorf("InitPayment: sequence numbers lnd %d (expected %d), drop-in %d (successes %d)",
+			l.SequenceNum, wantLnd, o.SequenceNum, s.inits)
 	}
 	if l.SequenceNum != o.SequenceNum {
 		s.counts[diffSequenceGap]++
@@ -931,7 +972,7 @@ func (s *sequence) opQuery() error {
 	case s.chance(10):
 		q.IndexOffset = math.MaxUint64
 	case s.chance(20):
-		q.IndexOffset = s.initCalls + 1
+		q.IndexOffset = s.lndSeq.curr + 1
 	}
 	if s.chance(40) {
 		q.CreationDateStart = s.t0.Unix() + int64(s.rng.IntN(20))
