@@ -151,3 +151,54 @@ func TestLifeCycleWithLndTypes(t *testing.T) {
 		t.Fatalf("delete unknown: %v", err)
 	}
 }
+
+// lnd's router resumes an attempt after a restart from what the database gives back:
+// the onion and the circuit (to decrypt the failure) rebuilt from the session key,
+// route and hash must be those of the attempt as it was sent.
+func TestAttemptResumesWithItsOnionAndCircuit(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	pre := lntypes.Preimage{0x77}
+	hash := pre.Hash()
+	info := &paymentsdb.PaymentCreationInfo{PaymentIdentifier: hash, Value: 10_000, CreationTime: t0}
+	if err := db.InitPayment(ctx, hash, info); err != nil {
+		t.Fatal(err)
+	}
+	sent, err := paymentsdb.NewHtlcAttempt(5, key(8), testRoute(10_000, nil), t0, &hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.RegisterAttempt(ctx, hash, &sent.HTLCAttemptInfo); err != nil {
+		t.Fatal(err)
+	}
+	inflight, err := db.FetchInFlightPayments(ctx)
+	if err != nil || len(inflight) != 1 || len(inflight[0].HTLCs) != 1 {
+		t.Fatalf("in flight: %v %v", inflight, err)
+	}
+	got := inflight[0].HTLCs[0]
+	wantOnion, err := sent.OnionBlob()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotOnion, err := got.OnionBlob()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gotOnion != wantOnion {
+		t.Fatal("the rebuilt onion differs from the one sent")
+	}
+	wantCircuit, _ := sent.Circuit()
+	gotCircuit, err := got.Circuit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !gotCircuit.SessionKey.Key.Equals(&wantCircuit.SessionKey.Key) ||
+		len(gotCircuit.PaymentPath) != len(wantCircuit.PaymentPath) {
+		t.Fatal("the rebuilt circuit differs")
+	}
+	for i := range wantCircuit.PaymentPath {
+		if !gotCircuit.PaymentPath[i].IsEqual(wantCircuit.PaymentPath[i]) {
+			t.Fatalf("circuit hop %d differs", i)
+		}
+	}
+}
