@@ -9,8 +9,8 @@ use lnpaystore::*;
 
 #[test]
 fn racing_register_attempt_never_overpays() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(open(&dir.path().join("race.db")));
+    let (_dir, store) = temp_store();
+    let store = Arc::new(store);
     let (pre, h) = payment(1);
     let value = 10_000;
     store.init_payment(&h, creation(value, 10)).unwrap();
@@ -58,8 +58,8 @@ fn racing_register_attempt_never_overpays() {
 
 #[test]
 fn sixty_four_threads_of_full_life_cycles_share_few_durable_commits() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("load.db");
+    let dir = Place::new();
+    let path = dir.path();
     // Durable commits: batching is what makes this fast.
     let store = Arc::new(Store::open(&path, Options::default()).unwrap());
     let threads = 64u64;
@@ -107,12 +107,12 @@ fn sixty_four_threads_of_full_life_cycles_share_few_durable_commits() {
 
 #[test]
 fn unbatched_store_commits_once_per_operation() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Place::new();
     let options = Options {
         max_batch_size: 1,
         ..fast_options()
     };
-    let store = Arc::new(Store::open(dir.path().join("one.db"), options).unwrap());
+    let store = Arc::new(Store::open(dir.path(), options).unwrap());
     let handles: Vec<_> = (0..8u64)
         .map(|t| {
             let store = store.clone();
@@ -135,12 +135,12 @@ fn unbatched_store_commits_once_per_operation() {
 
 #[test]
 fn domain_errors_in_a_batch_do_not_affect_the_others() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Place::new();
     let options = Options {
         max_batch_delay: std::time::Duration::from_millis(20),
         ..fast_options()
     };
-    let store = Arc::new(Store::open(dir.path().join("iso.db"), options).unwrap());
+    let store = Arc::new(Store::open(dir.path(), options).unwrap());
     let (_, dup) = payment(1);
     store.init_payment(&dup, creation(1000, 10)).unwrap();
     // Half the threads try an init that must fail, half new payments that must succeed;

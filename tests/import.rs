@@ -184,7 +184,7 @@ fn imports_every_state_with_its_sequence_number() {
     store.check_integrity().unwrap();
     store.close().unwrap();
 
-    let store = open(&dir.path().join("lps.db"));
+    let store = dir.open();
     store.check_integrity().unwrap();
     assert_eq!(
         store.fetch_payment(&input[4].hash).unwrap(),
@@ -350,7 +350,7 @@ fn a_large_import_spans_chunks_and_survives_a_reopen() {
         .all(|r| r.error == Error::PaymentExists));
     store.close().unwrap();
 
-    let store = open(&dir.path().join("lps.db"));
+    let store = dir.open();
     let integrity = store.check_integrity().unwrap();
     assert_eq!((integrity.payments, integrity.in_flight_index), (n, n / 2));
     let counts = store.payment_counts().unwrap();

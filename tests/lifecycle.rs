@@ -28,7 +28,7 @@ fn double_send_is_refused_in_every_state_and_after_reopen() {
     );
     store.close().unwrap();
 
-    let store = open(&dir.path().join("lps.db"));
+    let store = dir.open();
     assert_eq!(
         store.init_payment(&hash, creation(1000, 10)),
         Err(Error::AlreadyPaid)

@@ -9,7 +9,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::{attempt, creation, fast_options, payment, settle, SECOND};
+use common::{attempt, creation, fast_options, payment, settle, Place, SECOND};
 use lnpaystore::*;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -413,8 +413,8 @@ fn mpp_record(mpp: Option<(u8, u64)>) -> Option<Mpp> {
 }
 
 fn run(ops: &[Op]) -> std::result::Result<(), TestCaseError> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("model.db");
+    let dir = Place::new();
+    let path = dir.path();
     let mut store = Store::open(&path, fast_options()).expect("open");
     let mut model = Model::new();
     let hash = |p: u64| payment(p + 1).1;

@@ -7,9 +7,8 @@ use lnpaystore::*;
 
 /// 20 payments created at seconds 100..120, every 4th one failed, then seq 5 and 6 deleted.
 /// Sequence numbers 1..=20; payment `seq` was created at second 99 + seq.
-fn populated() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir.path().join("q.db"));
+fn populated() -> (Place, Store) {
+    let (dir, store) = temp_store();
     for n in 1..=20u64 {
         if n % 4 == 0 {
             fail(&store, n, 1000, 99 + n as i64);
@@ -181,8 +180,7 @@ fn table_of_queries() {
 
 #[test]
 fn default_page_size_count_total_and_omit_hops() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir.path().join("q.db"));
+    let (_dir, store) = temp_store();
     for n in 1..=150u64 {
         let (_, h) = payment(n);
         store.init_payment(&h, creation(1000, 10)).unwrap();

@@ -104,6 +104,11 @@ impl BatchView<'_> {
         }
     }
 
+    /// Whether the batch or the cache answers for this hash without the engine.
+    pub fn knows(&self, hash: &PaymentHash) -> bool {
+        self.staged.contains_key(hash) || self.committed.contains_key(hash)
+    }
+
     /// Whether a payment holds this hash, in the batch or in the store.
     pub fn hash_taken(&mut self, w: &mut dyn PaymentWriter, hash: &PaymentHash) -> Result<bool> {
         if let Some(staged) = self.staged.get(hash) {

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use super::cache::{BatchView, PaymentCache, Staged};
 use super::engine::{Engine, PaymentWriter};
 use crate::error::{Error, Result};
-use crate::model::Payment;
+use crate::model::{Payment, PaymentHash};
 use crate::subscriptions::Registry;
 use crate::sync::lock;
 
@@ -66,6 +66,8 @@ impl Slot {
 
 struct Job {
     op: Op,
+    /// The payment it changes, if one: the engine may fetch a batch's payments at once.
+    hash: Option<PaymentHash>,
     slot: Arc<Slot>,
 }
 
@@ -166,8 +168,9 @@ impl Committer {
         })
     }
 
-    /// Queues `op` and waits until its batch is durable (or it failed).
-    pub fn submit(&self, op: Op) -> Result<Option<Arc<Payment>>> {
+    /// Queues `op` (which changes the payment `hash`, if given) and waits until its batch
+    /// is durable (or it failed).
+    pub fn submit(&self, hash: Option<PaymentHash>, op: Op) -> Result<Option<Arc<Payment>>> {
         let slot = Arc::new(Slot::default());
         {
             let mut q = lock(&self.shared.queue);
@@ -176,6 +179,7 @@ impl Committer {
             }
             q.jobs.push(Job {
                 op,
+                hash,
                 slot: slot.clone(),
             });
             // The writer waits for the first job, or for a full batch while it lingers.
@@ -482,6 +486,14 @@ fn run_jobs(
     view: &mut BatchView<'_>,
 ) -> Result<()> {
     let done = outcomes.len();
+    let unknown: Vec<PaymentHash> = jobs[done..]
+        .iter()
+        .filter_map(|job| job.hash)
+        .filter(|hash| !view.knows(hash))
+        .collect();
+    if !unknown.is_empty() {
+        w.prefetch(&unknown)?;
+    }
     for job in &mut jobs[done..] {
         // A panicking operation must not take the writer (and every waiting caller)
         // down: it becomes an error that aborts and splits the batch.

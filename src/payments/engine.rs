@@ -24,6 +24,7 @@ pub enum Mutation {
         seq: u64,
         hash: PaymentHash,
         created_ns: i64,
+        value_msat: u64,
         /// The encoded creation info.
         creation: Vec<u8>,
     },
@@ -80,6 +81,7 @@ pub struct Imported {
     pub hash: PaymentHash,
     pub status: PaymentStatus,
     pub created_ns: i64,
+    pub value_msat: u64,
     /// The encoded creation info.
     pub creation: Vec<u8>,
     pub attempts: Vec<AttemptRecords>,
@@ -116,6 +118,12 @@ pub trait PaymentWriter {
     /// Records the batch number of this transaction (readers and subscribers place a
     /// snapshot by it).
     fn set_epoch(&mut self, epoch: u64) -> Result<()>;
+    /// A hint: the transaction is about to load these payments and check their hashes
+    /// (an engine with round trips fetches them at once).
+    fn prefetch(&mut self, hashes: &[PaymentHash]) -> Result<()> {
+        let _ = hashes;
+        Ok(())
+    }
 }
 
 /// A consistent read snapshot.

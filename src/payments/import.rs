@@ -131,6 +131,7 @@ fn prepare(index: usize, p: ImportPayment) -> Result<Prepared> {
             hash: payment.hash,
             status: payment.status,
             created_ns: payment.info.creation_time_ns,
+            value_msat: payment.info.value_msat,
             creation,
             attempts,
             failure_reason: payment.failure_reason,

@@ -6,7 +6,7 @@ mod cache;
 mod commit;
 pub(crate) mod engine;
 mod import;
-mod integrity;
+pub(crate) mod integrity;
 mod kv;
 mod ops;
 pub(crate) mod query;

@@ -77,6 +77,7 @@ pub fn decide_init(
         seq,
         hash: *hash,
         created_ns: info.creation_time_ns,
+        value_msat: info.value_msat,
         creation: encoded_info.to_vec(),
     });
     let payment = Payment::from_parts(seq, *hash, info.clone(), Vec::new(), None)?;

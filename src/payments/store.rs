@@ -23,6 +23,16 @@ use crate::subscriptions::{Registry, Subscription};
 
 pub use super::query::{PaymentCounts, QueryResponse};
 
+#[cfg(feature = "postgres")]
+use crate::backend::postgres::is_database_url;
+
+/// Whether `location` is a database URL rather than a file path.
+#[cfg(not(feature = "postgres"))]
+fn is_database_url(location: &str) -> bool {
+    let lower = location.get(..13).unwrap_or(location).to_ascii_lowercase();
+    lower.starts_with("postgres://") || lower.starts_with("postgresql://")
+}
+
 /// Default most operations coalesced into one commit.
 pub const DEFAULT_MAX_BATCH_SIZE: u32 = 1000;
 
@@ -87,8 +97,12 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if missing) the store at `path`.
+    /// Opens (creating if missing) the store at `path`, or the PostgreSQL database a
+    /// `postgres://` or `postgresql://` URL names (docs/postgres.md).
     pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Store> {
+        if let Some(url) = path.as_ref().to_str().filter(|s| is_database_url(s)) {
+            return Self::open_database(url, options);
+        }
         let config = RedbConfig {
             cache_size_bytes: match options.cache_size_bytes {
                 0 => backend::DEFAULT_CACHE_BYTES,
@@ -106,6 +120,25 @@ impl Store {
             false => Arc::new(RedbBackend::open(path.as_ref(), config)?),
         };
         Self::with_backend(backend, options)
+    }
+
+    #[cfg(feature = "postgres")]
+    fn open_database(url: &str, options: Options) -> Result<Store> {
+        if options.read_only {
+            // A reader of a database must not take the writer lease: not offered yet.
+            return Err(Error::invalid(
+                "read_only: a PostgreSQL store opens as its writer only (for now)",
+            ));
+        }
+        let engine = crate::backend::postgres::PgEngine::open(url)?;
+        Self::with_engine(Arc::new(engine), options)
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    fn open_database(_url: &str, _options: Options) -> Result<Store> {
+        Err(Error::invalid(
+            "a database URL needs the library built with PostgreSQL support (feature postgres)",
+        ))
     }
 
     /// Opens a store over any byte-table backend (the schema is created or migrated
@@ -154,9 +187,16 @@ impl Store {
         }
     }
 
-    fn write(&self, what: &'static str, op: Op) -> Result<Option<Arc<Payment>>> {
+    /// Has the writer run `op` (for the call `what`), which changes the payment `hash`
+    /// if one is given.
+    fn write(
+        &self,
+        what: &'static str,
+        hash: Option<PaymentHash>,
+        op: Op,
+    ) -> Result<Option<Arc<Payment>>> {
         self.check_writable(what)?;
-        self.committer.submit(op)
+        self.committer.submit(hash, op)
     }
 
     /// A read snapshot; it answers only once everything it shows is durable (a commit
@@ -207,7 +247,7 @@ impl Store {
                 Box::new(move |w, view| ops::fail_payment(w, view, &hash, reason).map(Some))
             }
         };
-        self.write(what, op)?
+        self.write(what, Some(hash), op)?
             .ok_or_else(|| Error::Internal("operation returned no payment".into()))
     }
 
@@ -269,7 +309,9 @@ impl Store {
     /// committed before it stay.
     pub fn import_payments(&self, payments: Vec<ImportPayment>) -> Result<ImportReport> {
         self.check_writable("import_payments")?;
-        import::import(payments, |op| self.write("import_payments", op).map(|_| ()))
+        import::import(payments, |op| {
+            self.write("import_payments", None, op).map(|_| ())
+        })
     }
 
     /// Removes the failed attempts of a payment that is not in flight.
@@ -282,6 +324,7 @@ impl Store {
         let hash = *hash;
         self.write(
             "delete_payment",
+            Some(hash),
             Box::new(move |w, view| {
                 ops::delete_by_hash(w, view, &hash, failed_attempts_only).map(|()| None)
             }),

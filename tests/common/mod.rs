@@ -13,11 +13,74 @@ pub fn open(path: &Path) -> Store {
     Store::open(path, fast_options()).expect("open store")
 }
 
-/// A store in a fresh temporary directory (kept alive by the returned guard).
-pub fn temp_store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = open(&dir.path().join("lps.db"));
-    (dir, store)
+/// Where a test's store lives: a file in a fresh temporary directory, or, when
+/// LNPAYSTORE_TEST_BACKEND=postgres (`make unit` runs the suites both ways), a fresh
+/// schema of the test cluster. One fixture, so every suite that uses it runs against
+/// both engines.
+pub struct Place {
+    dir: tempfile::TempDir,
+    url: Option<String>,
+}
+
+impl Place {
+    pub fn new() -> Place {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Place {
+            dir,
+            url: database_url(),
+        }
+    }
+
+    /// The store's location: the file path, or the database URL.
+    pub fn path(&self) -> std::path::PathBuf {
+        match &self.url {
+            Some(url) => url.into(),
+            None => self.dir.path().join("lps.db"),
+        }
+    }
+
+    /// Whether the store is a PostgreSQL database.
+    pub fn is_database(&self) -> bool {
+        self.url.is_some()
+    }
+
+    /// A directory for the test's other files.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn open(&self) -> Store {
+        open(&self.path())
+    }
+}
+
+/// A fresh schema's URL when the suites run against PostgreSQL.
+fn database_url() -> Option<String> {
+    match std::env::var("LNPAYSTORE_TEST_BACKEND").as_deref() {
+        Ok("postgres") => postgres_url(),
+        Ok("") | Ok("redb") | Err(_) => None,
+        Ok(other) => panic!("LNPAYSTORE_TEST_BACKEND={other}: expected redb or postgres"),
+    }
+}
+
+#[cfg(feature = "postgres")]
+fn postgres_url() -> Option<String> {
+    Some(
+        pg::fresh_schema_url("suite")
+            .expect("LNPAYSTORE_TEST_BACKEND=postgres needs LNPAYSTORE_TEST_PG_URL"),
+    )
+}
+
+#[cfg(not(feature = "postgres"))]
+fn postgres_url() -> Option<String> {
+    panic!("LNPAYSTORE_TEST_BACKEND=postgres needs the tests built with --features postgres")
+}
+
+/// A store in a fresh place (kept alive by the returned guard).
+pub fn temp_store() -> (Place, Store) {
+    let place = Place::new();
+    let store = place.open();
+    (place, store)
 }
 
 /// fsync off: these tests check logic, not the disk (durability has its own tests).

@@ -16,3 +16,12 @@ pub mod schema;
 pub use connect::{is_database_url, PgUrl};
 pub use lease::{Lease, LeaseConfig, DEFAULT_LEASE_DURATION, FENCE, FENCED_EPOCH_BUMP};
 pub use mc::PgMcTable;
+
+// The payment engine (tables payments, attempts, tombstones, counters).
+mod engine;
+mod payments;
+mod read;
+mod rows;
+mod write;
+
+pub use engine::PgEngine;

@@ -18,6 +18,7 @@ pub fn apply(tx: &mut dyn WriteTx, m: Mutation) -> Result<()> {
             hash,
             created_ns,
             creation,
+            ..
         } => insert_payment(tx, seq, &hash, created_ns, &creation),
         Mutation::InsertAttempt {
             seq,

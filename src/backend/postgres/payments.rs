@@ -1,0 +1,137 @@
+//! The payment reads, prepared once per connection (an unprepared statement costs an
+//! extra round trip). A batch's payments are fetched by one statement (`unnest` of their
+//! hashes); the writes are built per transaction (write.rs).
+
+use postgres::{Client, Statement};
+
+use super::error::storage;
+use crate::error::Result;
+
+/// One payment with its attempts, by hash.
+const PAYMENT_BY_HASH: &str = "SELECT p.seq, p.hash, p.creation, p.fail_reason, \
+     a.seq, a.attempt_id, a.info, a.settle, a.fail \
+     FROM payments p LEFT JOIN attempts a ON a.seq = p.seq \
+     WHERE p.hash = $1 ORDER BY a.attempt_id";
+
+const PAYMENT_BY_SEQ: &str = "SELECT p.seq, p.hash, p.creation, p.fail_reason, \
+     a.seq, a.attempt_id, a.info, a.settle, a.fail \
+     FROM payments p LEFT JOIN attempts a ON a.seq = p.seq \
+     WHERE p.seq = $1 ORDER BY a.attempt_id";
+
+/// A batch's payments by hash, with whether each hash is tombstoned: one row per
+/// (hash, attempt); `p.seq` is NULL for a hash without a payment.
+const PREFETCH: &str = "SELECT p.seq, p.hash, p.creation, p.fail_reason, \
+     a.seq, a.attempt_id, a.info, a.settle, a.fail, h.hash, \
+     EXISTS (SELECT 1 FROM tombstones t WHERE t.hash = h.hash) \
+     FROM unnest($1::bytea[]) AS h(hash) \
+     LEFT JOIN payments p ON p.hash = h.hash \
+     LEFT JOIN attempts a ON a.seq = p.seq \
+     ORDER BY h.hash, a.attempt_id";
+
+const HASH_TAKEN: &str = "SELECT EXISTS (SELECT 1 FROM payments WHERE hash = $1)";
+const TOMBSTONED: &str = "SELECT EXISTS (SELECT 1 FROM tombstones WHERE hash = $1)";
+const SEQUENCE_TAKEN: &str = "SELECT EXISTS (SELECT 1 FROM payments WHERE seq = $1)";
+const META: &str = "SELECT value FROM meta WHERE key = $1";
+
+/// The writer connection's statements.
+pub struct WriteStatements {
+    pub payment_by_hash: Statement,
+    pub payment_by_seq: Statement,
+    pub prefetch: Statement,
+    pub hash_taken: Statement,
+    pub tombstoned: Statement,
+    pub sequence_taken: Statement,
+    pub meta: Statement,
+}
+
+impl WriteStatements {
+    pub fn prepare(client: &mut Client) -> Result<WriteStatements> {
+        let mut p = |sql: &str| {
+            client
+                .prepare(sql)
+                .map_err(|e| storage("prepare the payment statements", &e))
+        };
+        Ok(WriteStatements {
+            payment_by_hash: p(PAYMENT_BY_HASH)?,
+            payment_by_seq: p(PAYMENT_BY_SEQ)?,
+            prefetch: p(PREFETCH)?,
+            hash_taken: p(HASH_TAKEN)?,
+            tombstoned: p(TOMBSTONED)?,
+            sequence_taken: p(SEQUENCE_TAKEN)?,
+            meta: p(META)?,
+        })
+    }
+}
+
+/// A page forwards from an offset (exclusive); `$3` NULL = every status, else only that
+/// one. Along the primary key: the cost follows the page, not the store.
+const PAGE_FORWARD: &str = "SELECT p.seq, p.hash, p.creation, p.fail_reason FROM payments p \
+     WHERE p.seq > $1 AND ($3::smallint IS NULL OR p.status = $3) \
+     ORDER BY p.seq LIMIT $2";
+/// Backwards from `$1` (inclusive: the offset less one).
+const PAGE_BACKWARD: &str = "SELECT p.seq, p.hash, p.creation, p.fail_reason FROM payments p \
+     WHERE p.seq <= $1 AND ($3::smallint IS NULL OR p.status = $3) \
+     ORDER BY p.seq DESC LIMIT $2";
+/// Within a creation-time window (`$4`..=`$5`), through the (created_ns, seq) index: the
+/// cost follows the window, not the store.
+const WINDOW_FORWARD: &str = "SELECT p.seq, p.hash, p.creation, p.fail_reason FROM payments p \
+     WHERE p.created_ns BETWEEN $4 AND $5 AND p.seq > $1 \
+     AND ($3::smallint IS NULL OR p.status = $3) ORDER BY p.seq LIMIT $2";
+const WINDOW_BACKWARD: &str = "SELECT p.seq, p.hash, p.creation, p.fail_reason FROM payments p \
+     WHERE p.created_ns BETWEEN $4 AND $5 AND p.seq <= $1 \
+     AND ($3::smallint IS NULL OR p.status = $3) ORDER BY p.seq DESC LIMIT $2";
+/// The attempts of a page's payments.
+const ATTEMPTS_OF: &str = "SELECT a.seq, a.attempt_id, a.info, a.settle, a.fail FROM attempts a \
+     WHERE a.seq = ANY($1::bigint[]) ORDER BY a.seq, a.attempt_id";
+/// Every non-terminal payment (the partial index) with its attempts.
+const INFLIGHT: &str = "SELECT p.seq, p.hash, p.creation, p.fail_reason, \
+     a.seq, a.attempt_id, a.info, a.settle, a.fail \
+     FROM payments p LEFT JOIN attempts a ON a.seq = p.seq \
+     WHERE p.status IN (1, 2) ORDER BY p.seq, a.attempt_id";
+const COUNTERS: &str = "SELECT status, count FROM counters";
+/// The integrity check's walk: payments with their status column, in chunks.
+const CHECK_CHUNK: &str = "SELECT p.seq, p.hash, p.creation, p.fail_reason, p.status \
+     FROM payments p WHERE p.seq > $1 ORDER BY p.seq LIMIT $2";
+const LIVE_TOMBSTONES: &str =
+    "SELECT EXISTS (SELECT 1 FROM tombstones t JOIN payments p ON p.hash = t.hash)";
+const SEQUENCES_AFTER: &str = "SELECT seq FROM payments WHERE seq > $1 ORDER BY seq LIMIT $2";
+
+/// A reader connection's statements.
+pub struct ReadStatements {
+    pub payment_by_hash: Statement,
+    pub page_forward: Statement,
+    pub page_backward: Statement,
+    pub window_forward: Statement,
+    pub window_backward: Statement,
+    pub attempts_of: Statement,
+    pub inflight: Statement,
+    pub counters: Statement,
+    pub sequences_after: Statement,
+    pub meta: Statement,
+    pub check_chunk: Statement,
+    pub live_tombstones: Statement,
+}
+
+impl ReadStatements {
+    pub fn prepare(client: &mut Client) -> Result<ReadStatements> {
+        let mut p = |sql: &str| {
+            client
+                .prepare(sql)
+                .map_err(|e| storage("prepare the query statements", &e))
+        };
+        Ok(ReadStatements {
+            payment_by_hash: p(PAYMENT_BY_HASH)?,
+            page_forward: p(PAGE_FORWARD)?,
+            page_backward: p(PAGE_BACKWARD)?,
+            window_forward: p(WINDOW_FORWARD)?,
+            window_backward: p(WINDOW_BACKWARD)?,
+            attempts_of: p(ATTEMPTS_OF)?,
+            inflight: p(INFLIGHT)?,
+            counters: p(COUNTERS)?,
+            sequences_after: p(SEQUENCES_AFTER)?,
+            meta: p(META)?,
+            check_chunk: p(CHECK_CHUNK)?,
+            live_tombstones: p(LIVE_TOMBSTONES)?,
+        })
+    }
+}
