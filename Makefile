@@ -2,7 +2,7 @@
 CARGO ?= cargo
 CC ?= cc
 
-.PHONY: demo test test-suites lint versions unit lib ctest ctest-asan ctest-valgrind header header-check status-tables status-check gotest lndtest gobench lnddiff-long pytest fuzz reliability-long bench install uninstall install-check wheel-check clean FORCE
+.PHONY: demo test test-suites lint versions unit unit-suites lib ctest ctest-asan ctest-valgrind header header-check status-tables status-check gotest lndtest gobench lnddiff-long pytest fuzz reliability-long bench install uninstall install-check wheel-check clean FORCE
 
 BUILD := build
 LIBDIR := target/release
@@ -51,8 +51,16 @@ lint:
 versions:
 	tests/versions.sh
 
+# The suites whose stores come from the shared fixture (tests/common, Place) run a second
+# time on PostgreSQL (the model test with fewer cases: each opens its own schema).
+PG_SUITES := lifecycle query subscriptions concurrency model import race
 unit:
-	$(WITH_PG) $(CARGO) test --all-targets --features "$(FEATURES)"
+	$(WITH_PG) $(MAKE) --no-print-directory unit-suites
+
+unit-suites:
+	$(CARGO) test --all-targets --features "$(FEATURES)"
+	LNPAYSTORE_TEST_BACKEND=postgres MODEL_CASES=$${MODEL_CASES:-100} \
+		$(CARGO) test --features "$(FEATURES)" $(addprefix --test ,$(PG_SUITES))
 
 ## The release library (cargo decides whether anything needs rebuilding), with the link
 ## named by its SONAME, so that programs linked against it run from the build tree.

@@ -250,4 +250,5 @@ pub fn assert_counts_consistent(store: &Store) {
         .map(|p| p.sequence_num)
         .collect();
     assert_eq!(inflight, expected, "in-flight index matches derived status");
+    store.check_integrity().expect("integrity check");
 }

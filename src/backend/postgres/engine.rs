@@ -58,10 +58,7 @@ impl PgEngine {
         Ok(PgEngine {
             holder: lease.holder().to_string(),
             term: lease.term(),
-            mission_control: Mutex::new(Some(Arc::new(PgMcTable::new(
-                url.clone(),
-                lease.clone(),
-            )))),
+            mission_control: Mutex::new(Some(Arc::new(PgMcTable::new(url.clone(), lease.clone())))),
             lease: Mutex::new(Some(lease)),
             resolve_within: config.duration,
             writer: Mutex::new(Some(WriterConn {
