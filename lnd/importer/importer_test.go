@@ -229,6 +229,36 @@ func TestPaymentsAlreadyInTheStoreAreReportedAndKept(t *testing.T) {
 	}
 }
 
+// The store may be a PostgreSQL database: the same import, the same field-by-field
+// verification, mission control included.
+func TestImportIntoAPostgreSQLStore(t *testing.T) {
+	path, scenario, mc := channelDB(t)
+	src, err := importer.OpenChannelDB(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	store, err := lps.Open(emptyPostgresDatabase(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	r, err := importer.Run(context.Background(), src, store, importer.Options{Batch: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(scenario.Hashes)
+	if r.Payments.Imported != uint64(n) || r.Payments.Refused != 0 {
+		t.Fatalf("payments: %+v, refused %+v", r.Payments, r.Refused)
+	}
+	for _, ns := range namespaces {
+		if f := r.MissionControl[ns]; f == nil || f.Queued != uint64(mc[ns]) || len(f.Refused) != 0 {
+			t.Fatalf("mission control %s: %+v", ns, f)
+		}
+	}
+	verify(t, src, store, n)
+}
+
 // lnd's native SQL payments store, on each of the engines lnd runs it on.
 func TestPaymentsFromLndsNativeSQLStore(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {

@@ -40,7 +40,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	channelDB := fs.String("channel-db", "", "lnd's channel.db (lnd stopped; opened read-only)")
 	sqlite := fs.String("sqlite", "", "lnd's native SQL payments store in this SQLite file, if the node uses one")
 	postgres := fs.String("postgres", "", "lnd's native SQL payments store in this PostgreSQL database (DSN)")
-	storePath := fs.String("store", "", "the lnpaystore store to import into (created if missing)")
+	storePath := fs.String("store", "", "the lnpaystore store to import into: a file (created if missing) or a postgres:// URL")
 	verify := fs.Bool("verify", false, "afterwards, read both sides again and compare every payment field by field")
 	asJSON := fs.Bool("json", false, "print the report as JSON on standard output")
 	batch := fs.Int("batch", importer.DefaultBatch, "payments per import call")
