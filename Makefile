@@ -199,10 +199,11 @@ reliability-long:
 	LOG_FLIP_STRIDE=1 $(CARGO) test --release --test log_files
 	FUZZ_RUNS=1000000 fuzz/run.sh
 
-## Benchmarks (docs/performance.md): every scenario by default, or SCENARIO=lifecycle etc.
+## Benchmarks (docs/performance.md): every scenario by default, or SCENARIO=lifecycle etc.;
+## BENCH_ARGS="--backend both" also runs them on PostgreSQL (docs/postgres.md).
 SCENARIO ?= all
 bench:
-	$(CARGO) run --release --example bench -- $(SCENARIO)
+	$(CARGO) run --release --features "$(FEATURES)" --example bench -- $(SCENARIO) $(BENCH_ARGS)
 
 ## Installation for C and Go (pkg-config): `make install PREFIX=/usr/local DESTDIR=`.
 ## Installs the shared library as $(REALNAME) with the links $(SONAME) (its SONAME)

@@ -10,6 +10,7 @@
 #   LNPAYSTORE_TEST_PG_URL=postgres://postgres@127.0.0.1:PORT/postgres   (a superuser)
 #   LNPAYSTORE_TEST_PG_BIN=<directory of initdb, pg_ctl and postgres>
 #   LNPAYSTORE_TEST_PG_DATA=<the cluster's data directory>
+#   LNPAYSTORE_TEST_PG_OPTS=<the server options to start it with again (pg_ctl -o)>
 #
 # so that tests can also restart the server (pg_ctl -D "$LNPAYSTORE_TEST_PG_DATA"). When
 # LNPAYSTORE_TEST_PG_URL is already set (an outer run of this script, or a server of the
@@ -100,11 +101,11 @@ free_port() {
 }
 
 port=""
+opts=""
 for _ in 1 2 3 4 5; do
     port="$(free_port)"
-    if "${as[@]}" "$bin/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir -c synchronous_commit=on -c max_connections=200" \
-        start >/dev/null; then
+    opts="-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir -c synchronous_commit=on -c max_connections=200"
+    if "${as[@]}" "$bin/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 60 -o "$opts" start >/dev/null; then
         started=1
         break
     fi
@@ -119,6 +120,7 @@ fi
 export LNPAYSTORE_TEST_PG_URL="postgres://postgres@127.0.0.1:$port/postgres"
 export LNPAYSTORE_TEST_PG_BIN="$bin"
 export LNPAYSTORE_TEST_PG_DATA="$data"
+export LNPAYSTORE_TEST_PG_OPTS="$opts"
 export LNPAYSTORE_TEST_PG_AS="${as[*]}"
 log "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') at $LNPAYSTORE_TEST_PG_URL (data in $data)"
 

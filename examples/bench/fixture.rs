@@ -3,6 +3,8 @@
 //! generation); the measured operations then run on the store reopened durable.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use lnpaystore::*;
@@ -59,17 +61,57 @@ pub fn attempt(id: u64, amt: u64, mpp: Option<Mpp>) -> AttemptInfo {
     }
 }
 
-/// A temporary directory holding one store file.
+/// Which backend the scenarios run on now (`--backend`; `both` runs each twice).
+static ON_POSTGRES: AtomicBool = AtomicBool::new(false);
+/// The PostgreSQL server the stores go to (`--pg-url`, or the cluster the bench started).
+static PG_SERVER: OnceLock<String> = OnceLock::new();
+
+pub fn use_postgres(server: Option<&str>) {
+    if let Some(url) = server {
+        let _ = PG_SERVER.set(url.to_string());
+    }
+    ON_POSTGRES.store(server.is_some(), Ordering::Relaxed);
+}
+
+pub fn on_postgres() -> bool {
+    ON_POSTGRES.load(Ordering::Relaxed)
+}
+
+/// `redb` or `postgres` target, by the backend the scenario runs on.
+pub fn target(redb: f64, postgres: f64) -> f64 {
+    if on_postgres() {
+        postgres
+    } else {
+        redb
+    }
+}
+
+/// A store of the scenario's own: a file in a temporary directory, or (on PostgreSQL) a
+/// schema of its own in the server's database, dropped with it. `path` is what
+/// `Store::open` and `lps_store_open` take: the file's path or the schema's URL.
 pub struct TempStore {
     _dir: tempfile::TempDir,
     pub path: PathBuf,
+    schema: Option<String>,
 }
 
 impl TempStore {
     pub fn new() -> TempStore {
         let dir = tempfile::tempdir().expect("temp dir");
+        if on_postgres() {
+            let (schema, url) = new_schema();
+            return TempStore {
+                _dir: dir,
+                path: PathBuf::from(url),
+                schema: Some(schema),
+            };
+        }
         let path = dir.path().join("bench.db");
-        TempStore { _dir: dir, path }
+        TempStore {
+            _dir: dir,
+            path,
+            schema: None,
+        }
     }
 
     pub fn open(&self, options: Options) -> Store {
@@ -77,12 +119,57 @@ impl TempStore {
     }
 }
 
+impl Drop for TempStore {
+    fn drop(&mut self) {
+        if let Some(schema) = &self.schema {
+            drop_schema(schema);
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
+fn server_client() -> postgres::Client {
+    let url = PG_SERVER.get().expect("a PostgreSQL server");
+    postgres::Client::connect(url, postgres::NoTls).expect("connect to the PostgreSQL server")
+}
+
+/// A new schema on the server and the URL whose tables live in it.
+#[cfg(feature = "postgres")]
+fn new_schema() -> (String, String) {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let schema = format!(
+        "bench_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    server_client()
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .expect("create a schema for the store");
+    let server = PG_SERVER.get().expect("a PostgreSQL server");
+    let sep = if server.contains('?') { '&' } else { '?' };
+    let url = format!("{server}{sep}options=-csearch_path%3D{schema}");
+    (schema, url)
+}
+
+#[cfg(feature = "postgres")]
+fn drop_schema(schema: &str) {
+    let _ = server_client().batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+}
+
+#[cfg(not(feature = "postgres"))]
+fn new_schema() -> (String, String) {
+    unreachable!("--backend postgres is refused without the postgres feature")
+}
+
+#[cfg(not(feature = "postgres"))]
+fn drop_schema(_: &str) {}
+
 /// The disk's rate of 4 KiB write + fdatasync pairs, printed beside the store's own
 /// figures (docs/performance.md gives the reference machine's).
 pub fn fdatasyncs_per_s() -> f64 {
     use std::io::{Seek, Write};
-    let temp = TempStore::new();
-    let mut file = std::fs::File::create(&temp.path).expect("create probe file");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut file = std::fs::File::create(dir.path().join("probe")).expect("create probe file");
     let page = [7u8; 4096];
     let n = 500;
     let start = Instant::now();

@@ -16,6 +16,12 @@
 //! `--scale` (the big store of `scale`, default 5,800,000; `--large` beside it),
 //! `--store DIR` (where `scale` keeps its stores between runs; default a temporary
 //! directory, deleted at the end).
+//!
+//! `--backend redb|postgres|both` (default redb) picks where the stores live; on
+//! PostgreSQL each store is a schema of its own on the server of `--pg-url URL` (default:
+//! LNPAYSTORE_TEST_PG_URL, else a throwaway cluster the bench starts with
+//! ci/with-postgres.sh). The PostgreSQL runs: lifecycle, lifecycle-mpp, inflight, query,
+//! query-dates, delete, mc-flush (needs the `postgres` feature: `make bench` has it).
 
 mod cabi;
 mod fixture;
@@ -42,6 +48,10 @@ pub struct Args {
     pub scale: u64,
     /// Where `scale` keeps its stores between runs.
     pub store: Option<std::path::PathBuf>,
+    /// `redb`, `postgres` or `both`.
+    pub backend: String,
+    /// The PostgreSQL server for `--backend postgres|both`.
+    pub pg_url: Option<String>,
     pub rest: Vec<String>,
 }
 
@@ -56,6 +66,10 @@ fn parse() -> Args {
         batch_delay_us: 0,
         scale: 5_800_000,
         store: None,
+        backend: "redb".into(),
+        pg_url: std::env::var("LNPAYSTORE_TEST_PG_URL")
+            .ok()
+            .filter(|u| !u.is_empty()),
         rest: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
@@ -74,6 +88,8 @@ fn parse() -> Args {
             "--batch-delay-us" => a.batch_delay_us = num("--batch-delay-us") as u32,
             "--scale" => a.scale = num("--scale"),
             "--store" => a.store = Some(it.next().expect("--store needs a directory").into()),
+            "--backend" => a.backend = it.next().expect("--backend needs redb, postgres or both"),
+            "--pg-url" => a.pg_url = Some(it.next().expect("--pg-url needs a URL")),
             s if a.scenario.is_empty() => a.scenario = s.to_string(),
             s => a.rest.push(s.to_string()),
         }
@@ -154,6 +170,42 @@ const SCENARIOS: &[Scenario] = &[
 /// Scenarios `all` leaves out: they take minutes and gigabytes.
 const NOT_IN_ALL: &[&str] = &["scale"];
 
+/// Scenarios that also run on PostgreSQL.
+const ON_POSTGRES: &[&str] = &[
+    "lifecycle",
+    "lifecycle-mpp",
+    "inflight",
+    "query",
+    "query-dates",
+    "delete",
+    "mc-flush",
+];
+
+/// The backends to run on, by `--backend`.
+fn backends(a: &Args) -> Vec<&'static str> {
+    match a.backend.as_str() {
+        "redb" => vec!["redb"],
+        "postgres" => vec!["postgres"],
+        "both" => vec!["redb", "postgres"],
+        other => {
+            eprintln!("unknown backend {other:?}; available: redb, postgres, both");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Runs the bench again inside a throwaway PostgreSQL cluster (ci/with-postgres.sh), which
+/// passes its URL in LNPAYSTORE_TEST_PG_URL; returns its exit status.
+fn rerun_with_cluster() -> i32 {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/ci/with-postgres.sh");
+    let status = std::process::Command::new(script)
+        .arg(std::env::current_exe().expect("the bench's own path"))
+        .args(std::env::args().skip(1))
+        .status()
+        .unwrap_or_else(|e| panic!("run {script}: {e}"));
+    status.code().unwrap_or(1)
+}
+
 fn main() {
     let args = parse();
     // Child processes some scenarios start.
@@ -180,10 +232,27 @@ fn main() {
         );
         std::process::exit(2);
     }
+    let backends = backends(&args);
+    if backends.contains(&"postgres") {
+        if !cfg!(feature = "postgres") {
+            eprintln!("--backend postgres needs the postgres feature (make bench builds with it)");
+            std::process::exit(2);
+        }
+        if args.pg_url.is_none() {
+            std::process::exit(rerun_with_cluster());
+        }
+    }
     let mut all_met = true;
-    for (name, about, run) in chosen {
-        let figures = run(&args);
-        all_met &= report::print(name, about, &figures, args.json);
+    for backend in backends {
+        let on_postgres = backend == "postgres";
+        fixture::use_postgres(on_postgres.then_some(args.pg_url.as_deref().unwrap_or("")));
+        for (name, about, run) in &chosen {
+            if on_postgres && !ON_POSTGRES.contains(name) {
+                continue;
+            }
+            let figures = run(&args);
+            all_met &= report::print(name, backend, about, &figures, args.json);
+        }
     }
     if !args.json {
         println!(

@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use lnpaystore::*;
 
+use crate::fixture::TempStore;
 use crate::report::{ms, Figure};
 use crate::Args;
 
@@ -35,17 +36,19 @@ fn mc_result(n: u64) -> McResult {
 /// A namespace holding `stored` results at its `max_records` limit (so each flush also
 /// evicts), in a store with durable commits.
 struct McFill {
-    _dir: tempfile::TempDir,
-    _store: Store,
+    // Dropped in this order: the handle, the store, then its place.
     mc: MissionControl,
+    _store: Store,
+    _temp: TempStore,
     next: u64,
     times: Vec<Duration>,
 }
 
 impl McFill {
     fn new(stored: u64) -> McFill {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(dir.path().join("mc.db"), Options::default()).expect("open");
+        let temp = TempStore::new();
+        let store = temp.open(Options::default());
+
         let options = McOptions {
             max_records: stored as u32,
             flush_interval: Duration::from_secs(3600),
@@ -58,9 +61,9 @@ impl McFill {
         }
         mc.flush().expect("fill");
         McFill {
-            _dir: dir,
-            _store: store,
             mc,
+            _store: store,
+            _temp: temp,
             next: stored,
             times: Vec::new(),
         }

@@ -50,10 +50,10 @@ pub fn ms(d: Duration) -> f64 {
 }
 
 /// Prints a scenario's figures; returns whether every target was met.
-pub fn print(scenario: &str, about: &str, figures: &[Figure], json: bool) -> bool {
+pub fn print(scenario: &str, backend: &str, about: &str, figures: &[Figure], json: bool) -> bool {
     let all_met = figures.iter().all(|f| f.met() != Some(false));
     if json {
-        let mut line = format!("{{\"scenario\":\"{scenario}\"");
+        let mut line = format!("{{\"scenario\":\"{scenario}\",\"backend\":\"{backend}\"");
         for f in figures {
             let _ = write!(line, ",\"{}\":{}", f.name, round(f.value));
             if let Some(met) = f.met() {
@@ -64,7 +64,7 @@ pub fn print(scenario: &str, about: &str, figures: &[Figure], json: bool) -> boo
         println!("{line}");
         return all_met;
     }
-    println!("{scenario}: {about}");
+    println!("{scenario} ({backend}): {about}");
     for f in figures {
         let target = match f.target {
             Some((limit, true)) => format!("target ≥ {}", human(limit)),

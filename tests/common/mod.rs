@@ -5,6 +5,8 @@ use std::path::Path;
 
 #[cfg(feature = "postgres")]
 pub mod pg;
+#[cfg(feature = "postgres")]
+pub mod pg_load;
 
 use lnpaystore::*;
 use sha2::{Digest, Sha256};

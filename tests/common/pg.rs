@@ -41,3 +41,40 @@ pub fn fresh_schema_url(tag: &str) -> Option<String> {
 pub fn client(url: &str) -> postgres::Client {
     postgres::Client::connect(url, postgres::NoTls).expect("connect to the test schema")
 }
+
+/// Stops the test cluster the hard way (`pg_ctl stop -m immediate`: no shutdown
+/// checkpoint, clients cut off, as in a crash) and starts it again with the same options.
+/// Only for a test binary of its own: every test of the binary loses its connections.
+pub fn restart_server_immediately() {
+    let var =
+        |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} (ci/with-postgres.sh)"));
+    let (bin, data, opts) = (
+        var("LNPAYSTORE_TEST_PG_BIN"),
+        var("LNPAYSTORE_TEST_PG_DATA"),
+        var("LNPAYSTORE_TEST_PG_OPTS"),
+    );
+    let prefix: Vec<String> = std::env::var("LNPAYSTORE_TEST_PG_AS")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    let pg_ctl = |args: &[&str]| {
+        let mut argv: Vec<String> = prefix.clone();
+        argv.push(format!("{bin}/pg_ctl"));
+        argv.extend(args.iter().map(|a| a.to_string()));
+        let out = std::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .output()
+            .expect("run pg_ctl");
+        assert!(
+            out.status.success(),
+            "pg_ctl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    pg_ctl(&["-D", &data, "-m", "immediate", "-w", "stop"]);
+    let log = format!("{data}/../server.log");
+    pg_ctl(&[
+        "-D", &data, "-l", &log, "-w", "-t", "60", "-o", &opts, "start",
+    ]);
+}

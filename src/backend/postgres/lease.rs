@@ -33,20 +33,11 @@ const WRITER: &str = "writer";
 
 /// The fence every write transaction runs first, with `$1` = holder and `$2` = term: one
 /// row while the lease is ours and live, none otherwise (then roll back and answer
-/// `NOT_LEADER`). It can be the first statement of a batch on its own, or folded into
-/// one as a CTE: `WITH fence AS (<FENCE>) UPDATE meta SET value = value + 1 WHERE key =
-/// 'epoch' AND EXISTS (SELECT 1 FROM fence) RETURNING value`.
+/// `NOT_LEADER`). It can be a statement of its own or be folded into a batch's first
+/// statement (the payments engine sends the whole batch as one message).
 pub const FENCE: &str = "SELECT term FROM lease \
      WHERE name = 'writer' AND holder = $1 AND term = $2 AND expires_at > clock_timestamp() \
      FOR KEY SHARE";
-
-/// The fence folded into the per-batch epoch bump (`$1` holder, `$2` term): returns the
-/// new epoch, or no row when the lease is no longer ours.
-pub const FENCED_EPOCH_BUMP: &str = "WITH fence AS (SELECT term FROM lease \
-     WHERE name = 'writer' AND holder = $1 AND term = $2 AND expires_at > clock_timestamp() \
-     FOR KEY SHARE) \
-     UPDATE meta SET value = value + 1 \
-     WHERE key = 'epoch' AND EXISTS (SELECT 1 FROM fence) RETURNING value";
 
 /// Lease timing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

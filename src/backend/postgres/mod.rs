@@ -14,7 +14,7 @@ pub mod mc;
 pub mod schema;
 
 pub use connect::{is_database_url, PgUrl};
-pub use lease::{Lease, LeaseConfig, DEFAULT_LEASE_DURATION, FENCE, FENCED_EPOCH_BUMP};
+pub use lease::{Lease, LeaseConfig, DEFAULT_LEASE_DURATION, FENCE};
 pub use mc::PgMcTable;
 
 // The payment engine (tables payments, attempts, tombstones, counters).

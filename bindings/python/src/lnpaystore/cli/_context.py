@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
+from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import (
     Corrupt,
@@ -97,9 +98,30 @@ class Context:
             raise CliError(EXIT_ABORTED, "aborted; nothing was changed")
 
 
+def is_database_url(path: str) -> bool:
+    """Whether ``path`` names a PostgreSQL database (docs/postgres.md) rather than a file."""
+    return path.lower().startswith(("postgres://", "postgresql://"))
+
+
+def shown(path: str) -> str:
+    """``path`` as messages show it: a database URL without its password."""
+    if not is_database_url(path):
+        return path
+    url = urlsplit(path)
+    if url.password is None:
+        return path
+    host = url.netloc.rsplit("@", 1)[1]
+    return urlunsplit(url._replace(netloc=f"{url.username}:***@{host}"))
+
+
 def open_store(path: str, *, read_only: bool) -> Store:
     """Opens an existing store for the tool, with an exit code for each way it can be
-    unusable. Never creates a store (the library would, for a missing or empty file)."""
+    unusable. Never creates a store file (the library would, for a missing or empty
+    file). A database URL opens as the database's writer, for reads too: the library
+    has no read-only open of a database yet, so the tool takes the writer lease (LOCKED
+    while the node holds it)."""
+    if is_database_url(path):
+        return Store.open(path)
     p = Path(path)
     if not p.exists():
         raise CliError(EXIT_NO_STORE, f"{path}: no such file (an existing store is needed)")
@@ -112,7 +134,7 @@ def open_store(path: str, *, read_only: bool) -> Store:
 
 def library_error(e: LnpaystoreError, db: str | None) -> CliError:
     """The exit code and message for a library error."""
-    where = f"{db}: " if db else ""
+    where = f"{shown(db)}: " if db else ""
     if isinstance(e, LibraryError):
         return CliError(EXIT_ERROR, str(e))
     if isinstance(e, Locked):

@@ -1,0 +1,69 @@
+"""A store in PostgreSQL through the binding and the tool: ``Store.open`` and ``--db``
+take a ``postgres://`` URL. Runs where ci/with-postgres.sh set LNPAYSTORE_TEST_PG_URL
+(make pytest runs inside one); skipped elsewhere."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+
+import pytest
+from builders import pay
+
+from lnpaystore import InvalidArgument, Locked, PaymentStatus, Store
+from lnpaystore.cli import main
+
+SERVER = os.environ.get("LNPAYSTORE_TEST_PG_URL", "")
+
+pytestmark = pytest.mark.skipif(
+    not SERVER, reason="LNPAYSTORE_TEST_PG_URL is not set (run under ci/with-postgres.sh)"
+)
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest) -> str:
+    """A URL whose tables live in a new schema of the test cluster."""
+    schema = f"py_{request.node.name.lower()}_{os.getpid()}"
+    subprocess.run(
+        ["psql", SERVER, "-qc", f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"],
+        check=True,
+    )
+    sep = "&" if "?" in SERVER else "?"
+    return f"{SERVER}{sep}options=-csearch_path%3D{schema}"
+
+
+def test_open_a_database_url(database_url: str) -> None:
+    with Store.open(database_url) as store:
+        secret = pay(store)
+        with pytest.raises(Locked, match="lease"):
+            Store.open(database_url)
+    again_url = database_url.replace("postgres://", "postgresql://", 1)
+    with Store.open(again_url) as again:
+        assert again.fetch_payment(secret.hash).status == PaymentStatus.SUCCEEDED
+
+
+def test_the_tool_takes_a_database_url(database_url: str) -> None:
+    with Store.open(database_url) as store:
+        secret = pay(store)
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--db", database_url, "--json", "list"], stdout=out, stderr=err)
+    assert code == 0, err.getvalue()
+    assert str(secret.hash) in out.getvalue()
+    assert json.loads(out.getvalue())["payments"]
+
+
+def test_a_bad_url_names_the_problem_without_the_password() -> None:
+    with pytest.raises(InvalidArgument, match="TLS") as e:
+        Store.open("postgres://u:s3cret@127.0.0.1:1/d?sslmode=require")
+    assert "s3cret" not in str(e.value)
+    out, err = io.StringIO(), io.StringIO()
+    code = main(
+        ["--db", "postgres://u:s3cret@127.0.0.1:1/d?connect_timeout=2", "counts"],
+        stdout=out,
+        stderr=err,
+    )
+    assert code != 0
+    assert "s3cret" not in err.getvalue()
+    assert "u:***@" in err.getvalue()
