@@ -1045,6 +1045,18 @@ LpsStatus lps_store_open_read_only(const char *path,
                                         struct LpsStore **out);
 
 /*
+ Writes a consistent, compact copy of the store to `dest_path` (UTF-8), a path that
+ must not exist, while other calls go on. The copy holds every operation acknowledged
+ before the call (mission-control results still queued are not), is fsynced (file and
+ directory) and opens as a store of its own. Until complete it is `<dest_path>.partial`,
+ so a copy cut short never carries the name; a later backup to the same path starts
+ that file over. `LPS_STATUS_INVALID_ARGUMENT` if `dest_path` (or `<dest_path>-log`)
+ exists or another backup to it is running; `LPS_STATUS_IO` if its directory is missing
+ or the disk fails. Works on a store opened read-only too.
+ */
+LpsStatus lps_store_backup(struct LpsStore *store, const char *dest_path);
+
+/*
  Reclaims the file space that deletions freed. Other calls on the store wait
  meanwhile.
  */

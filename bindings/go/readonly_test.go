@@ -76,3 +76,33 @@ func TestReadOnlyOpen(t *testing.T) {
 		t.Fatalf("a read-only open created %s", missing)
 	}
 }
+
+func TestBackup(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(filepath.Join(dir, "payments.db"), &Options{NoSync: true})
+	check(t, err)
+	defer func() { check(t, s.Close()) }()
+	var hashes []Hash
+	for i := 0; i < 5; i++ {
+		pre, hash := newPreimage()
+		check(t, s.InitPayment(hash, creation(10_000)))
+		okp(t)(s.RegisterAttempt(hash, attempt(1, route(10_000))))
+		okp(t)(s.SettleAttempt(hash, 1, settle(pre)))
+		hashes = append(hashes, hash)
+	}
+	dest := filepath.Join(dir, "copy.db")
+	check(t, s.Backup(dest))
+	wantErr(t, s.Backup(dest), ErrInvalidArgument)
+	wantErr(t, s.Backup(filepath.Join(dir, "missing", "copy.db")), ErrIO)
+	if _, err := os.Stat(dest + ".partial"); !os.IsNotExist(err) {
+		t.Fatalf("a partial copy was left: %v", err)
+	}
+
+	copied, err := Open(dest, &Options{ReadOnly: true})
+	check(t, err)
+	defer func() { check(t, copied.Close()) }()
+	wantCounts(t, copied, PaymentCounts{Total: 5, Succeeded: 5})
+	for _, h := range hashes {
+		wantStatus(t, okp(t)(copied.FetchPayment(h)), PaymentStatusSucceeded)
+	}
+}

@@ -141,6 +141,22 @@ func (s *Store) Close() error {
 	return err
 }
 
+// Backup writes a consistent, compact copy of the store to dest, a path that must
+// not exist, while other calls go on. The copy holds every operation acknowledged
+// before the call (mission-control results still queued are not), is fsynced (file
+// and directory) and opens as a store of its own. Until complete it is
+// dest+".partial", so a copy cut short never carries the name; a later backup to dest
+// starts that file over. An existing dest (or dest+"-log") gives an error matching
+// ErrInvalidArgument; a missing directory, ErrIO. Works on a read-only store too.
+func (s *Store) Backup(dest string) error {
+	if strings.IndexByte(dest, 0) >= 0 {
+		return errInvalid("dest contains a NUL byte")
+	}
+	cdest := C.CString(dest)
+	defer C.free(unsafe.Pointer(cdest))
+	return s.do(func(store *C.LpsStore) C.LpsStatus { return C.lps_store_backup(store, cdest) })
+}
+
 // Compact reclaims the file space that deletions freed. Other calls wait meanwhile.
 func (s *Store) Compact() error {
 	return s.do(func(store *C.LpsStore) C.LpsStatus { return C.lps_store_compact(store) })

@@ -15,6 +15,7 @@ mod wal;
 
 use std::cell::RefCell;
 use std::ops::Bound;
+use std::path::Path;
 
 use crate::error::Result;
 
@@ -107,6 +108,20 @@ pub trait Backend: Send + Sync {
     /// with `ReadOnly`.
     fn read_only(&self) -> bool {
         false
+    }
+
+    /// Writes a compact copy of one consistent snapshot to `dest`, a new file, while
+    /// writes go on; `snapshot_taken` sees the snapshot before the copy starts. The
+    /// copy is durable and carries the name only once complete.
+    fn backup(
+        &self,
+        dest: &Path,
+        snapshot_taken: &mut dyn FnMut(&dyn ReadTx) -> Result<()>,
+    ) -> Result<()> {
+        let _ = (dest, snapshot_taken);
+        Err(crate::error::Error::invalid(
+            "this storage engine has no online backup; use the database's own tools",
+        ))
     }
 }
 

@@ -6,6 +6,7 @@
 //! as a few statements per batch) and answers the reads (`Snapshot`) with its own
 //! indexes. Nothing of the domain rules lives in an engine.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use super::integrity::IntegrityReport;
@@ -189,6 +190,20 @@ pub trait Engine: Send + Sync {
     /// with `ReadOnly`.
     fn read_only(&self) -> bool {
         false
+    }
+
+    /// Writes a compact copy of one consistent snapshot to `dest`, a new file, while
+    /// writes go on; `snapshot_taken` sees the snapshot before the copy starts. The copy
+    /// is durable and carries the name only once complete.
+    fn backup(
+        &self,
+        dest: &Path,
+        snapshot_taken: &mut dyn FnMut(&mut dyn Snapshot) -> Result<()>,
+    ) -> Result<()> {
+        let _ = (dest, snapshot_taken);
+        Err(crate::error::Error::invalid(
+            "this storage engine has no online backup; use the database's own tools",
+        ))
     }
 }
 

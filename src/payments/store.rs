@@ -382,6 +382,21 @@ impl Store {
         self.engine.compact()
     }
 
+    /// Writes a consistent, compact copy of the store to `dest`, a path that must not
+    /// exist, while the life cycle goes on. The copy holds every operation acknowledged
+    /// before the call (mission-control results still queued are not); it is fsynced,
+    /// file and directory, and takes its name only when complete: until then it is
+    /// `<dest>.partial`, which a later backup to `dest` starts over. Open the copy like
+    /// any store.
+    pub fn backup(&self, dest: impl AsRef<Path>) -> Result<()> {
+        self.check_open()?;
+        self.engine.backup(dest.as_ref(), &mut |snapshot| {
+            // Only durable operations are acknowledged; the snapshot may show a batch
+            // a moment before its fsync ends.
+            self.committer.wait_durable(snapshot.epoch()?)
+        })
+    }
+
     /// Streams this payment's states: the current one first, then one per change, ending
     /// after the terminal state.
     pub fn subscribe_payment(&self, hash: &PaymentHash) -> Result<Subscription> {

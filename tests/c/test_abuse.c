@@ -176,6 +176,9 @@ static void null_pointer_arguments(void) {
           NULL_ARG);
     ABUSE("store_open_read_only: out NULL", lps_store_open_read_only(f.env.path, NULL, NULL),
           NULL_ARG);
+    ABUSE("store_backup: store NULL", lps_store_backup(NULL, f.env.path), NULL_ARG);
+    ABUSE("store_backup: dest NULL", lps_store_backup(f.s, NULL), NULL_ARG);
+    ABUSE("store_backup: dest empty", lps_store_backup(f.s, ""), INVALID);
 
     if ((fetched = h_fetch("fetch a payment for the decisions", f.s, f.a.hash)) != NULL) {
         ABUSE("need_wait_attempts: payment NULL", lps_payment_need_wait_attempts(NULL, &flag),

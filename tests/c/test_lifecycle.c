@@ -1523,6 +1523,40 @@ static void read_only(void) {
     h_env_close(&e);
 }
 
+/* Online backup: the copy opens as a store with every payment; an existing destination
+ * is refused and left as it was. */
+static void backup(void) {
+    h_env e;
+    h_pay p;
+    LpsStore *copy = NULL;
+    char dest[700];
+    uint32_t i;
+    FILE *f;
+
+    ENV_OPEN(&e);
+    for (i = 0; i < 5; i++) {
+        h_pay_make(&p, 100 + i);
+        pay_in_full("backup: pay", e.store, &p, 1000);
+    }
+    snprintf(dest, sizeof dest, "%s/copy.db", e.dir);
+    CHECK_OK("backup: to a new path", lps_store_backup(e.store, dest));
+    CHECK_STATUS("backup: the path now exists", lps_store_backup(e.store, dest),
+                 LPS_STATUS_INVALID_ARGUMENT);
+    if (CHECK_OK("backup: the copy opens", h_store_open(dest, &copy))) {
+        h_expect_counts("backup: the copy", copy, 5, 0, 0, 5, 0);
+        CHECK_OK("backup: copy closes", lps_store_close(copy));
+    }
+    snprintf(dest, sizeof dest, "%s/taken.db", e.dir);
+    f = fopen(dest, "w");
+    if (f) {
+        fputs("keep", f);
+        fclose(f);
+    }
+    CHECK_STATUS("backup: an existing file is refused", lps_store_backup(e.store, dest),
+                 LPS_STATUS_INVALID_ARGUMENT);
+    h_env_close(&e);
+}
+
 /* ---- concurrency ------------------------------------------------------------------- */
 
 #define SHARD_THREADS 4
@@ -1605,6 +1639,7 @@ static const h_case cases[] = {
     {"restart_resumes_inflight", restart_resumes_inflight},
     {"compact", compact},
     {"read_only", read_only},
+    {"backup", backup},
     {"concurrent_shards_never_overpay", concurrent_shards_never_overpay},
 };
 

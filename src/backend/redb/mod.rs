@@ -6,7 +6,9 @@
 //! - `log`: the write-ahead log's orchestration (logged commits, checkpoints, replay).
 //! - `close`: the close sequence.
 //! - `scratch`: read-only opens (the file behind an in-memory layer).
+//! - `backup`: the online backup.
 
+mod backup;
 mod close;
 mod errors;
 mod guard;
@@ -226,5 +228,13 @@ impl Backend for RedbBackend {
 
     fn read_only(&self) -> bool {
         self.read_only
+    }
+
+    fn backup(
+        &self,
+        dest: &Path,
+        snapshot_taken: &mut dyn FnMut(&dyn ReadTx) -> Result<()>,
+    ) -> Result<()> {
+        self.backup_to(dest, snapshot_taken)
     }
 }

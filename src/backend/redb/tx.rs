@@ -77,6 +77,11 @@ impl RedbRead {
         }
     }
 
+    /// The redb transaction underneath (the backup lists its tables).
+    pub(super) fn txn(&self) -> &redb::ReadTransaction {
+        &self.txn
+    }
+
     fn with_table<T>(
         &self,
         name: &str,

@@ -7,6 +7,7 @@ mod integrity;
 mod keys;
 mod query;
 
+use std::path::Path;
 use std::sync::Arc;
 
 use super::engine::{Engine, Mutation, PaymentWriter, Snapshot};
@@ -89,6 +90,15 @@ impl Engine for KvEngine {
 
     fn read_only(&self) -> bool {
         self.backend.read_only()
+    }
+
+    fn backup(
+        &self,
+        dest: &Path,
+        snapshot_taken: &mut dyn FnMut(&mut dyn Snapshot) -> Result<()>,
+    ) -> Result<()> {
+        self.backend
+            .backup(dest, &mut |tx| snapshot_taken(&mut KvSnapshot { tx }))
     }
 }
 

@@ -382,6 +382,7 @@ _FUNCTIONS: dict[str, tuple[Any, tuple[Any, ...]]] = {
     "lps_store_open": (_STATUS, (c_char_p, _P(LpsOptions), _P(_P(LpsStore)))),
     "lps_store_open_read_only": (_STATUS, (c_char_p, _P(LpsOptions), _P(_P(LpsStore)))),
     "lps_store_compact": (_STATUS, (_P(LpsStore),)),
+    "lps_store_backup": (_STATUS, (_P(LpsStore), c_char_p)),
     "lps_store_close": (_STATUS, (_P(LpsStore),)),
     "lps_commit_stats": (_STATUS, (_P(LpsStore), _P(LpsCommitStats))),
     "lps_check_integrity": (_STATUS, (_P(LpsStore),)),

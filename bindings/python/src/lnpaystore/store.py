@@ -359,6 +359,21 @@ class Store(Managed[Any]):
         finally:
             _ffi.lib().lps_import_report_free(out)
 
+    def backup(self, dest: str | os.PathLike[str]) -> None:
+        """Writes a consistent, compact copy of the store to ``dest``, a path that must
+        not exist, while other calls (from other threads) go on.
+
+        The copy holds every operation acknowledged before the call (mission-control
+        results still queued are not), is fsynced (file and directory) and opens as a
+        store of its own. Until complete it is ``<dest>.partial``, so a copy cut short
+        never carries the name; a later backup to ``dest`` starts that file over. Raises
+        ``InvalidArgument`` if ``dest`` (or ``<dest>-log``) exists, ``Io`` if its
+        directory is missing. Works on a read-only store too.
+        """
+        path = os.fsencode(os.fspath(dest))
+        with self._use() as s:
+            _ffi.lib().lps_store_backup(s, path)
+
     def compact(self) -> None:
         """Reclaims the file space deletions freed; other calls wait meanwhile."""
         with self._use() as s:

@@ -6,6 +6,7 @@ import argparse
 import csv
 import itertools
 import shlex
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -346,6 +347,20 @@ def cmd_delete(ctx: Context) -> None:
         ctx.out.write(f"deleted failed attempts; {after.total:,} payments left\n")
 
 
+def cmd_backup(ctx: Context) -> None:
+    dest = Path(ctx.args.dest)
+    store = ctx.store()
+    started = time.monotonic()
+    store.backup(dest)
+    seconds = time.monotonic() - started
+    size = dest.stat().st_size
+    if ctx.json:
+        result = {"backup": str(dest), "bytes": size, "seconds": round(seconds, 3)}
+        ctx.out.write(_output.dumps(result) + "\n")
+    else:
+        ctx.out.write(f"backed up {ctx.db} to {dest} ({size:,} bytes, {seconds:.1f} s)\n")
+
+
 def cmd_compact(ctx: Context) -> None:
     store = ctx.writable_store()
     before = Path(ctx.db).stat().st_size
@@ -452,6 +467,17 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         help="delete the failed attempts of every payment not in flight",
     )
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+
+    p = add(
+        "backup",
+        "write a consistent, compact copy of the store to DEST, a new file (read-only)",
+        cmd_backup,
+    )
+    p.add_argument(
+        "dest",
+        metavar="DEST",
+        help="the copy's path; it must not exist (the copy is DEST.partial until complete)",
+    )
 
     p = add("compact", "reclaim the file space deletions freed (writes)", cmd_compact)
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
