@@ -131,6 +131,11 @@ const SCENARIOS: &[Scenario] = &[
         maintenance::delete,
     ),
     (
+        "backup",
+        "online backup of the large store while 16 threads pay; the copy checked",
+        maintenance::backup,
+    ),
+    (
         "mc-flush",
         "10 new mission-control results into 1,000 vs 100,000 stored",
         mc::flush,

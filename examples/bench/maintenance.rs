@@ -33,6 +33,39 @@ pub fn delete(a: &Args) -> Vec<Figure> {
     ]
 }
 
+/// `backup`: an online backup of the large store while 16 threads run the life cycle;
+/// the copy is opened and checked.
+pub fn backup(a: &Args) -> Vec<Figure> {
+    let temp = TempStore::new();
+    fill(&temp.path, a.large, 0, 1_700_000_000, 1000, Fate::Settle);
+    let store = temp.open(Options::default());
+    let dest = temp.path.with_file_name("backup.db");
+    let run = while_paying(&store, 2_000_000_000, || store.backup(&dest).unwrap());
+    // The same load for as long without a backup: what the machine gives anyway.
+    let quiet = while_paying(&store, 20_000_000_000, || std::thread::sleep(run.took));
+    let copy = Store::open(
+        &dest,
+        Options {
+            read_only: true,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    let copied = copy.payment_counts().unwrap().total;
+    copy.check_integrity().unwrap();
+    let bytes = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len()) as f64;
+    vec![
+        Figure::new("copied", copied as f64, "payments").at_least(a.large as f64),
+        Figure::new("backup_s", run.took.as_secs_f64(), "s"),
+        Figure::new("worst_op_ms", ms(run.worst), "ms").at_most(100.0),
+        Figure::new("worst_op_ms_no_backup", ms(quiet.worst), "ms"),
+        Figure::new("payments_during_backup", run.paid as f64, "payments"),
+        Figure::new("payments_no_backup", quiet.paid as f64, "payments"),
+        Figure::new("copy_mib", bytes(&dest) / (1 << 20) as f64, "MiB"),
+        Figure::new("store_mib", bytes(&temp.path) / (1 << 20) as f64, "MiB"),
+    ]
+}
+
 /// What `delete_while_paying` saw.
 pub struct DeleteRun {
     pub deleted: u64,
@@ -46,11 +79,33 @@ pub struct DeleteRun {
 /// `delete_payments(failed_only: true)` while 16 threads run durable life cycles on
 /// payments numbered from `base` (fresh hashes for each run on a kept store).
 pub fn delete_while_paying(store: &Store, base: u64) -> DeleteRun {
+    let run = while_paying(store, base, || store.delete_payments(true, false).unwrap());
+    DeleteRun {
+        deleted: run.result,
+        took: run.took,
+        worst: run.worst,
+        paid: run.paid,
+    }
+}
+
+/// What `while_paying` saw.
+pub struct PayingRun<T> {
+    /// What the timed work returned.
+    pub result: T,
+    /// How long the work took.
+    pub took: Duration,
+    /// The longest single life-cycle call meanwhile.
+    pub worst: Duration,
+    /// Payments the 16 threads completed (each settled).
+    pub paid: u64,
+}
+
+/// Runs `work` while 16 threads run durable life cycles on payments numbered from
+/// `base`; they start 300 ms before it and stop 300 ms after.
+pub fn while_paying<T>(store: &Store, base: u64, work: impl FnOnce() -> T) -> PayingRun<T> {
     let stop = AtomicBool::new(false);
     let (paid, worst) = (AtomicU64::new(0), AtomicU64::new(0));
-    let mut took = Duration::ZERO;
-    let mut deleted = 0;
-    std::thread::scope(|s| {
+    let (result, took) = std::thread::scope(|s| {
         for t in 0..16u64 {
             let (stop, paid, worst) = (&stop, &paid, &worst);
             s.spawn(move || {
@@ -87,13 +142,14 @@ pub fn delete_while_paying(store: &Store, base: u64) -> DeleteRun {
         }
         std::thread::sleep(Duration::from_millis(300));
         let start = Instant::now();
-        deleted = store.delete_payments(true, false).unwrap();
-        took = start.elapsed();
+        let result = work();
+        let took = start.elapsed();
         std::thread::sleep(Duration::from_millis(300));
         stop.store(true, Ordering::Relaxed);
+        (result, took)
     });
-    DeleteRun {
-        deleted,
+    PayingRun {
+        result,
         took,
         worst: Duration::from_micros(worst.load(Ordering::Relaxed)),
         paid: paid.load(Ordering::Relaxed),
