@@ -166,15 +166,17 @@ gotest:
 lndtest:
 	$(WITH_PG) lnd/test.sh
 
-## The lnd drop-in's differential test against lnd's own KVStore at the extended size
-## (make lndtest runs it with 500 sequences): LNDDIFF_SEQUENCES random operation
-## sequences, from seed LNDDIFF_SEED.
+## The lnd drop-in's differential test at the extended size (make lndtest runs 500
+## sequences against lnd's KVStore and 100 against lnd's SQL store on SQLite):
+## LNDDIFF_SEQUENCES and LNDDIFF_SQL_SEQUENCES random operation sequences, from seed
+## LNDDIFF_SEED.
 LNDDIFF_SEQUENCES ?= 10000
+LNDDIFF_SQL_SEQUENCES ?= 2000
 LNDDIFF_SEED ?= 1
 lnddiff-long: lib
-	cd lnd && PKG_CONFIG_PATH=$(CURDIR)/target/pkgconfig go test -count=1 -timeout 2h -v \
-		-run TestDifferentialAgainstLndKVStore ./dropin \
-		-sequences $(LNDDIFF_SEQUENCES) -seed $(LNDDIFF_SEED)
+	cd lnd && PKG_CONFIG_PATH=$(CURDIR)/target/pkgconfig go test -count=1 -timeout 3h -v \
+		-run 'TestDifferentialAgainstLnd(KV|SQL)Store' ./dropin \
+		-sequences $(LNDDIFF_SEQUENCES) -sql-sequences $(LNDDIFF_SQL_SEQUENCES) -seed $(LNDDIFF_SEED)
 
 ## Python binding and CLI (bindings/python): ruff, mypy --strict, pytest, in ./.venv
 ## (an editable install, which builds the library into the package's source tree).
