@@ -139,19 +139,36 @@ pub fn open(a: &Args) -> Vec<Figure> {
 
 /// Runs a writer (this program in `open-writer` mode, paying payments numbered from
 /// `base`) on the store until its write-ahead log is nearly full (the worst case to
-/// replay) or 20 s have passed, then kills it with SIGKILL. Returns the log's size.
+/// replay), then kills it with SIGKILL. Returns the log's size. The log's limit adapts
+/// to how long checkpoints take (starting small after open), so "full" is 7/8 of the
+/// largest size the log reached before a checkpoint in the writer's first 10 s (or
+/// 16 MiB, or whatever it has at 30 s).
 pub fn kill_writer_at_full_log(path: &Path, base: u64) -> u64 {
     let mut log_path = path.as_os_str().to_owned();
     log_path.push("-log");
-    let full = lnpaystore::backend::DEFAULT_CHECKPOINT_BYTES * 7 / 8;
     let mut writer = Command::new(std::env::current_exe().unwrap())
         .args(["open-writer", path.to_str().unwrap(), &base.to_string()])
         .stdout(Stdio::null())
         .spawn()
         .expect("start the writer");
     let log_len = || std::fs::metadata(&log_path).map_or(0, |m| m.len());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while log_len() < full && Instant::now() < deadline {
+    let start = Instant::now();
+    let (mut last, mut peak, mut largest) = (0, 0, 0);
+    let mut full = lnpaystore::backend::DEFAULT_CHECKPOINT_BYTES * 7 / 8;
+    loop {
+        let len = log_len();
+        if len < last {
+            // A checkpoint emptied the log at about `peak`.
+            largest = largest.max(peak);
+            peak = 0;
+        }
+        (last, peak) = (len, peak.max(len));
+        if start.elapsed() >= Duration::from_secs(10) && largest > 0 {
+            full = full.min(largest * 7 / 8);
+        }
+        if len >= full || start.elapsed() >= Duration::from_secs(30) {
+            break;
+        }
         std::thread::sleep(Duration::from_millis(1));
     }
     writer.kill().expect("SIGKILL");

@@ -63,8 +63,9 @@ pub struct Options {
     pub cache_size_bytes: u64,
     /// Skip fsync on commit (tests and benchmarks only: a crash may lose recent commits).
     pub no_sync: bool,
-    /// Write-ahead log size that makes the next batch checkpoint the store file first
-    /// (0 = default 16 MiB). Smaller means less to replay after a crash and more
+    /// Write-ahead log size that makes the next batch checkpoint the store file first, at
+    /// most (0 = default 16 MiB): when checkpoints take long (a large store), the log is
+    /// checkpointed sooner. Smaller means less to replay after a crash and more
     /// checkpoints under load.
     pub checkpoint_bytes: u64,
     /// Opens an existing store without ever writing a byte to it or its log (backups,

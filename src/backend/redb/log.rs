@@ -1,6 +1,9 @@
 //! The write-ahead log's orchestration over redb: which commits skip redb's fsync and
 //! go to the log, when a checkpoint empties it, and replay at open.
 
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
 use redb::{Database, Durability, ReadableDatabase};
 
 use super::errors::{log_error, map_err};
@@ -34,8 +37,13 @@ impl RedbBackend {
                 if let Some(e) = wal.failed() {
                     return Err(Error::Io(e));
                 }
-                if deferred && wal.size() >= self.config.checkpoint_bytes {
+                let due = self.checkpoint_due.load(Ordering::Relaxed);
+                if deferred && wal.size() >= due {
+                    let started = Instant::now();
                     self.watch(checkpoint(db, wal))?;
+                    let next =
+                        next_checkpoint_bytes(due, started.elapsed(), self.config.checkpoint_bytes);
+                    self.checkpoint_due.store(next, Ordering::Relaxed);
                 }
                 // Each logged batch gets the next lsn.
                 deferred.then(|| (wal, wal.next_lsn()))
@@ -93,11 +101,42 @@ impl RedbWrite<'_> {
     }
 }
 
+/// How long a checkpoint should take. Replay after a crash redoes about what a
+/// checkpoint writes, and reads the same pages first (measured: 1.5-3x the checkpoint's
+/// time), so this bounds the reopen after a crash as well as the writer's stall.
+pub(super) const CHECKPOINT_BUDGET: Duration = Duration::from_millis(100);
+/// The least log size before a checkpoint, however slow checkpoints get.
+const MIN_CHECKPOINT_BYTES: u64 = 1 << 20;
+
+/// The log size at which the next checkpoint is due, from the last one: scaled by how
+/// far its time was from `CHECKPOINT_BUDGET`, growing at most twofold per checkpoint,
+/// within [1 MiB, `limit`]. In a small store a checkpoint writes each hot page once for
+/// many batches and takes tens of ms: the log runs to `limit`. In a large one each
+/// payment's hash-index entry dirties a page of its own, so a checkpoint (and a replay)
+/// costs as many page writes as there were payments: the log is kept shorter, and
+/// replay stays within the budget's multiple whatever the store's size.
+pub(super) fn next_checkpoint_bytes(due: u64, took: Duration, limit: u64) -> u64 {
+    let took = took.as_secs_f64().max(1e-3);
+    let scaled = (due as f64 * CHECKPOINT_BUDGET.as_secs_f64() / took) as u64;
+    scaled
+        .min(due.saturating_mul(2))
+        .clamp(MIN_CHECKPOINT_BYTES.min(limit), limit)
+}
+
+/// The log size of the first checkpoint after open: the least, as nothing says yet
+/// how long checkpoints take in this store; fast ones double it up to `limit`.
+pub(super) fn first_checkpoint_bytes(limit: u64) -> u64 {
+    MIN_CHECKPOINT_BYTES.min(limit)
+}
+
 /// A durable redb commit: the file then holds every logged batch, and the log starts
-/// over.
+/// over. It saves redb's allocator state (quick repair), so that reopening after a crash
+/// loads it instead of walking every page of the file, a pass that grows with the store
+/// (docs/performance.md, `scale`); only checkpoints pay for it, not the logged batches.
 pub(super) fn checkpoint(db: &Database, wal: &Wal) -> Result<()> {
     guarded("checkpoint", || {
-        let txn = db.begin_write().map_err(map_err)?;
+        let mut txn = db.begin_write().map_err(map_err)?;
+        txn.set_quick_repair(true);
         txn.commit().map_err(map_err)
     })?;
     wal.reset().map_err(|e| log_error("start over", e))
@@ -118,7 +157,8 @@ pub(super) fn replay(db: &Database, log: &dyn LogFile) -> Result<u64> {
         }
         return Ok(applied);
     };
-    let txn = db.begin_write().map_err(map_err)?;
+    let mut txn = db.begin_write().map_err(map_err)?;
+    txn.set_quick_repair(true);
     {
         let mut tx = RedbWrite::new(&txn, None);
         for record in &records {
@@ -137,4 +177,27 @@ pub(super) fn replay(db: &Database, log: &dyn LogFile) -> Result<u64> {
     txn.commit().map_err(map_err)?;
     log.reset().map_err(|e| log_error("start over", e))?;
     Ok(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 1 << 20;
+
+    #[test]
+    fn checkpoints_come_sooner_when_they_are_slow_and_never_past_the_limit() {
+        let ms = Duration::from_millis;
+        // On budget: unchanged.
+        assert_eq!(next_checkpoint_bytes(16 * MIB, ms(100), 16 * MIB), 16 * MIB);
+        // Four times over: a quarter of the log.
+        assert_eq!(next_checkpoint_bytes(16 * MIB, ms(400), 16 * MIB), 4 * MIB);
+        // Very slow: the floor.
+        assert_eq!(next_checkpoint_bytes(4 * MIB, ms(5_000), 16 * MIB), MIB);
+        // Fast again: grows at most twofold, up to the limit.
+        assert_eq!(next_checkpoint_bytes(MIB, ms(1), 16 * MIB), 2 * MIB);
+        assert_eq!(next_checkpoint_bytes(16 * MIB, ms(1), 16 * MIB), 16 * MIB);
+        // A limit below the floor (tests checkpoint often) stays the limit.
+        assert_eq!(next_checkpoint_bytes(4096, ms(5_000), 4096), 4096);
+    }
 }

@@ -17,7 +17,7 @@ mod scratch;
 mod tx;
 
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use redb::{Database, ReadableDatabase};
@@ -42,7 +42,8 @@ pub struct RedbConfig {
     /// a file whose stored allocator state is damaged redb can abort the process in its
     /// commit (found by `tests/corrupt_files.rs`).
     pub quick_repair: bool,
-    /// Write-ahead log size at which the next batch first checkpoints.
+    /// Write-ahead log size at which the next batch first checkpoints, at most: slow
+    /// checkpoints bring it down (see `log::next_checkpoint_bytes`).
     pub checkpoint_bytes: u64,
 }
 
@@ -77,6 +78,8 @@ pub struct RedbBackend {
     wal: Option<Wal>,
     /// Opened by `open_read_only`: the file is never written.
     read_only: bool,
+    /// The log size at which the next checkpoint is due, paced by the last one's time.
+    checkpoint_due: AtomicU64,
 }
 
 impl RedbBackend {
@@ -133,6 +136,7 @@ impl RedbBackend {
             damaged: AtomicBool::new(false),
             wal,
             read_only: false,
+            checkpoint_due: AtomicU64::new(log::first_checkpoint_bytes(config.checkpoint_bytes)),
         })
     }
 
