@@ -219,6 +219,7 @@ fn main() {
             let base = args.rest.get(1).and_then(|b| b.parse().ok());
             return reads::writer(&args.rest[0], base.unwrap_or(1_000_000_000));
         }
+        "scale-fill" => return scale::fill_child(&args.rest[0], &args.rest[1]),
         "memory-child" => return lifecycle::memory_child(&args),
         _ => {}
     }

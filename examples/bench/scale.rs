@@ -118,11 +118,28 @@ fn import(store: &Store, total: u64, wanted: impl Fn(u64) -> bool) {
 }
 
 /// A store of `total` payments in `dir`, filled unless a previous run left it filled
-/// (a marker file says so). Returns its path and the time spent filling.
+/// (a marker file says so). Returns its path and the time spent filling. The filling
+/// runs in a child process (`scale-fill`), so that its memory, which the allocator
+/// keeps after it is freed, does not count in the measured process's RSS.
 fn ensure_filled(dir: &Path, total: u64) -> (PathBuf, Duration) {
-    let path = dir.join(format!("scale-{total}.db"));
-    let marker = dir.join(format!("scale-{total}.filled"));
     let started = Instant::now();
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["scale-fill", dir.to_str().unwrap(), &total.to_string()])
+        .status()
+        .expect("start the filling child");
+    assert!(status.success(), "filling the {total}-payment store failed");
+    (store_path(dir, total), started.elapsed())
+}
+
+fn store_path(dir: &Path, total: u64) -> PathBuf {
+    dir.join(format!("scale-{total}.db"))
+}
+
+/// The `scale-fill DIR TOTAL` child: fills the store (see `ensure_filled`).
+pub fn fill_child(dir: &str, total: &str) {
+    let (dir, total) = (Path::new(dir), total.parse().expect("a payment count"));
+    let path = store_path(dir, total);
+    let marker = dir.join(format!("scale-{total}.filled"));
     if marker.exists() {
         // A previous run deleted the failed payments: import them again.
         let store = Store::open(&path, fast()).expect("open the kept store");
@@ -141,10 +158,9 @@ fn ensure_filled(dir: &Path, total: u64) -> (PathBuf, Duration) {
         store.close().unwrap();
         std::fs::write(&marker, b"").expect("write the marker");
     }
-    (path, started.elapsed())
 }
 
-/// Resets the process's peak RSS, so that the figure covers what follows the fill.
+/// Resets the process's peak RSS, so that the figure covers the measured steps.
 fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", b"5");
 }
