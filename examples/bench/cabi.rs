@@ -53,7 +53,7 @@ impl CStore {
         check(lps_store_close(self.0), "lps_store_close");
     }
 
-    fn init(&self, hash: &[u8; 32], value_msat: u64) {
+    pub fn init(&self, hash: &[u8; 32], value_msat: u64) {
         let info = LpsCreationInfo {
             payment_identifier: [7; 32],
             value_msat,
@@ -72,7 +72,7 @@ impl CStore {
     }
 
     /// Registers an attempt and frees the returned state (a router reads it).
-    fn register(&self, hash: &[u8; 32], id: u64, amt: u64, mpp_total: Option<u64>) {
+    pub fn register(&self, hash: &[u8; 32], id: u64, amt: u64, mpp_total: Option<u64>) {
         let mpp = mpp_total.map(|total| LpsMpp {
             payment_addr: [9; 32],
             total_msat: total,
@@ -127,7 +127,7 @@ impl CStore {
         lps_payment_free(out);
     }
 
-    fn settle(&self, hash: &[u8; 32], id: u64, preimage: [u8; 32]) {
+    pub fn settle(&self, hash: &[u8; 32], id: u64, preimage: [u8; 32]) {
         let settle = LpsSettleInfo {
             preimage,
             settle_time_ns: 1_700_000_000_000_000_002,

@@ -8,7 +8,7 @@
 //! cargo run --release --example bench -- all      # every scenario but scale
 //! ```
 //!
-//! Scenarios: lifecycle, lifecycle-mpp, inflight, query, query-dates, delete, mc-flush,
+//! Scenarios: lifecycle, lifecycle-mpp, latency, inflight, query, query-dates, delete, mc-flush,
 //! mc-idle, open, size, memory, import; and scale (minutes, several GB of disk: not in
 //! `all`). Sizes: `--payments` (life-cycle loads, default 20,000),
 //! `--small` / `--large` (store sizes compared, default 1,000 / 100,000),
@@ -26,6 +26,7 @@
 mod cabi;
 mod fixture;
 mod import;
+mod latency;
 mod lifecycle;
 mod maintenance;
 mod mc;
@@ -109,6 +110,11 @@ const SCENARIOS: &[Scenario] = &[
         "lifecycle-mpp",
         "the same with 4 shards per payment, one failing and retried",
         lifecycle::lifecycle_mpp,
+    ),
+    (
+        "latency",
+        "1 thread, then 4, of full payments through the C ABI: each call's time beside one fdatasync; batched vs max_batch_size = 1",
+        latency::latency,
     ),
     (
         "inflight",
