@@ -1209,3 +1209,36 @@ func TestInputLndStoresUnchecked(t *testing.T) {
 		t.Fatalf("drop-in, negative fees: %v", err)
 	}
 }
+
+// lnd's KV store writes an attempt's first-hop amount and wire custom records only after
+// the attempt's hash, so an attempt without one loses them; the drop-in keeps them. (The
+// random sequences give such attempts none.)
+func TestAttemptWithoutHashKeepsFirstHopRecords(t *testing.T) {
+	s, err := newSequence(t.TempDir(), backendKV, 2, map[string]int{}, map[string]int{}, map[string]int{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	hash := s.pool[kindSingle].hash
+	info := &paymentsdb.PaymentCreationInfo{PaymentIdentifier: hash, Value: 6_000, CreationTime: s.t0}
+	if err := errors.Join(s.lnd.InitPayment(s.ctx, hash, info), s.ours.InitPayment(s.ctx, hash, info)); err != nil {
+		t.Fatal(err)
+	}
+	a := s.attempt(hash, kindSingle, 6_000)
+	a.Hash = nil
+	a.Route.FirstHopWireCustomRecords = lnwire.CustomRecords{65600: {1}}
+	l, err := s.lnd.RegisterAttempt(s.ctx, hash, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := s.ours.RegisterAttempt(s.ctx, hash, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.HTLCs[0].Route.FirstHopWireCustomRecords) != 0 {
+		t.Fatal("lnd kept the first-hop records of an attempt without a hash")
+	}
+	if len(o.HTLCs[0].Route.FirstHopWireCustomRecords) != 1 {
+		t.Fatal("the drop-in lost the first-hop records")
+	}
+}
