@@ -86,6 +86,16 @@ pub fn target(redb: f64, postgres: f64) -> f64 {
     }
 }
 
+/// An absolute limit set for the store file only: on PostgreSQL (a server round trip per
+/// read) the target is independence of the store's size, the ratio beside it.
+pub fn file_only(redb: f64) -> f64 {
+    if on_postgres() {
+        f64::INFINITY
+    } else {
+        redb
+    }
+}
+
 /// A store of the scenario's own: a file in a temporary directory, or (on PostgreSQL) a
 /// schema of its own in the server's database, dropped with it. `path` is what
 /// `Store::open` and `lps_store_open` take: the file's path or the schema's URL.

@@ -28,9 +28,11 @@ impl Figure {
         self
     }
 
-    /// The figure must be at most `limit`.
+    /// The figure must be at most `limit` (an infinite limit sets no target).
     pub fn at_most(mut self, limit: f64) -> Figure {
-        self.target = Some((limit, false));
+        if limit.is_finite() {
+            self.target = Some((limit, false));
+        }
         self
     }
 
