@@ -1026,6 +1026,10 @@ void lps_options_default(struct LpsOptions *out);
  `LPS_STATUS_IO` if the parent directory is missing or the path is a directory;
  `LPS_STATUS_VERSION` if a newer library wrote it; `LPS_STATUS_CORRUPT` if it is not
  a store.
+ `path` may instead be a PostgreSQL URL (`postgres://…`, `postgresql://…`, libpq
+ parameters): the store then lives in that database (docs/postgres.md);
+ `LPS_STATUS_LOCKED` while another writer holds its lease, and every call returns
+ `LPS_STATUS_NOT_LEADER` once this store lost the lease.
  */
 LpsStatus lps_store_open(const char *path,
                               const struct LpsOptions *opts,

@@ -75,7 +75,10 @@ func ABIVersion() uint32 { return uint32(C.lps_abi_version()) }
 // Open opens the store at path, creating the file if missing (its directory must
 // exist). opts nil means defaults. A file already open, in this or another process,
 // gives an error matching ErrLocked; a file that is not a store, ErrCorrupt; one
-// written by a newer library, ErrVersion.
+// written by a newer library, ErrVersion. path may also be a PostgreSQL URL
+// (postgres://user@host/dbname, libpq parameters): the store then lives in that
+// database; a second writer gets ErrLocked, and a store that lost the database's
+// writer lease gives ErrNotLeader on every call until reopened (docs/postgres.md).
 func Open(path string, opts *Options) (*Store, error) {
 	if got := ABIVersion(); got != C.LPS_ABI_VERSION {
 		return nil, fmt.Errorf("lnpaystore: library ABI version %d, binding built for %d", got, C.LPS_ABI_VERSION)

@@ -95,7 +95,10 @@ class Store(Managed[Any]):
 
         Raises ``Locked`` if the file is open elsewhere, ``Io`` if the directory is
         missing, ``Version`` for a newer schema, ``Corrupt`` for a file that is not a
-        store.
+        store. ``path`` may also be a PostgreSQL URL (``postgres://user@host/dbname``,
+        libpq parameters): the store then lives in that database; ``Locked`` while
+        another writer holds its lease, ``NotLeader`` on every call once this store lost
+        it (docs/postgres.md).
         """
         lib = _ffi.lib()
         opts = LpsOptions()
