@@ -53,7 +53,7 @@ versions:
 
 # The suites whose stores come from the shared fixture (tests/common, Place) run a second
 # time on PostgreSQL (the model test with fewer cases: each opens its own schema).
-PG_SUITES := lifecycle query subscriptions concurrency model import race
+PG_SUITES := lifecycle query subscriptions concurrency model import race mission_control
 unit:
 	$(WITH_PG) $(MAKE) --no-print-directory unit-suites
 

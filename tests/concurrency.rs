@@ -176,3 +176,40 @@ fn domain_errors_in_a_batch_do_not_affect_the_others() {
     assert_eq!(store.payment_counts().unwrap().initiated, 9);
     assert_counts_consistent(&store);
 }
+
+#[test]
+fn refused_operations_sharing_a_batch_all_see_the_payment() {
+    // Reopened: the payment is not in the writer's cache, so the batch loads it from the
+    // store; every refused operation leaves it as it was for the next one.
+    let dir = Place::new();
+    let (_, h) = payment(1);
+    dir.open().init_payment(&h, creation(1000, 10)).unwrap();
+    let options = Options {
+        max_batch_delay: std::time::Duration::from_millis(50),
+        ..fast_options()
+    };
+    let store = Arc::new(Store::open(dir.path(), options).unwrap());
+    let barrier = Arc::new(Barrier::new(8));
+    let handles: Vec<_> = (0..8u64)
+        .map(|t| {
+            let (store, barrier) = (store.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                // Twice the payment's value: refused, whatever else the batch holds.
+                store.register_attempt(&h, attempt(t, 2000, None))
+            })
+        })
+        .collect();
+    for handle in handles {
+        let refused = handle.join().unwrap();
+        assert!(
+            matches!(refused, Err(Error::ValueMismatch { .. })),
+            "{refused:?}"
+        );
+    }
+    assert!(
+        store.commit_stats().max_batch > 1,
+        "refusals shared a batch"
+    );
+    assert_counts_consistent(&store);
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{fast_options, open};
+use common::{fast_options, open, Place};
 use lnpaystore::backend::{self, schema::MC_RESULTS, RedbBackend, RedbConfig};
 use lnpaystore::*;
 
@@ -54,7 +54,15 @@ fn ids(results: &[McResult]) -> Vec<u64> {
     results.iter().map(|r| r.id).collect()
 }
 
-fn temp() -> (tempfile::TempDir, std::path::PathBuf) {
+/// A fresh store location of the fixture's backend (a file, or a PostgreSQL schema).
+fn temp() -> (Place, std::path::PathBuf) {
+    let place = Place::new();
+    let path = place.path();
+    (place, path)
+}
+
+/// A store file, for the tests that tamper with the embedded engine's rows.
+fn temp_file() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mc.db");
     (dir, path)
@@ -236,7 +244,7 @@ fn an_idle_flusher_never_wakes_up() {
 
 #[test]
 fn corrupt_entries_are_removed_by_fetch_all() {
-    let (_dir, path) = temp();
+    let (_dir, path) = temp_file();
     let engine = Arc::new(RedbBackend::open(&path, RedbConfig::default()).unwrap());
     let store = Store::with_backend(engine.clone(), fast_options()).unwrap();
     let mc = store.open_mission_control("ns", manual(0)).unwrap();
@@ -317,7 +325,7 @@ fn negative_times_are_invalid() {
 
 #[test]
 fn rows_with_malformed_keys_are_removed_at_open() {
-    let (_dir, path) = temp();
+    let (_dir, path) = temp_file();
     let engine = Arc::new(RedbBackend::open(&path, RedbConfig::default()).unwrap());
     let store = Store::with_backend(engine.clone(), fast_options()).unwrap();
     let short_row = [&[7u8][..], b"default", &[1, 2, 3]].concat();

@@ -106,7 +106,8 @@ pub struct AttemptRecords {
 /// `next_sequence` is the exception: it counts the transaction's own inserts.
 pub trait PaymentWriter {
     fn load(&mut self, hash: &PaymentHash) -> Result<Option<Payment>>;
-    fn load_by_seq(&mut self, seq: u64) -> Result<Option<Payment>>;
+    /// The payments with these sequence numbers, in that order (missing ones left out).
+    fn load_by_seqs(&mut self, seqs: &[u64]) -> Result<Vec<Payment>>;
     /// Whether a payment with this hash exists (cheaper than `load`).
     fn hash_taken(&mut self, hash: &PaymentHash) -> Result<bool>;
     /// Whether the hash was paid and its payment deleted.

@@ -352,10 +352,8 @@ impl Store {
                 // after this one ends, must not trust its cache.
                 self.committer.invalidate_cache();
                 let mut n = 0;
-                for &seq in &seqs {
-                    let Some(p) = w.load_by_seq(seq)? else {
-                        continue; // deleted or re-initiated since the read
-                    };
+                // Those deleted or re-initiated since the read are missing.
+                for p in w.load_by_seqs(&seqs)? {
                     let wanted = p.status != PaymentStatus::InFlight
                         && (!failed_only || p.status == PaymentStatus::Failed);
                     if wanted && ops::delete(w, p, failed_attempts_only)? {

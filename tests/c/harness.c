@@ -185,11 +185,33 @@ LpsStatus h_store_open(const char *path, LpsStore **out) {
     return lps_store_open(path, &opts, out);
 }
 
+const char *h_database_url = NULL;
+
+/* A new, empty schema in the test cluster (with psql, the server's client); writes the
+ * store's URL, whose search_path names it, to `out`. */
+static bool make_schema(char *out, size_t len) {
+    static unsigned next = 0;
+    char schema[64], command[1600];
+    snprintf(schema, sizeof schema, "lps_c_%ld_%u", (long)getpid(), next++);
+    snprintf(command, sizeof command, "psql -qX -v ON_ERROR_STOP=1 -d '%s' -c 'CREATE SCHEMA %s'",
+             h_database_url, schema);
+    if (!CHECK("create a schema for the store", system(command) == 0))
+        return false;
+    snprintf(out, len, "%s%coptions=-csearch_path%%3D%s", h_database_url,
+             strchr(h_database_url, '?') ? '&' : '?', schema);
+    return true;
+}
+
 bool h_env_open(h_env *e) {
     memset(e, 0, sizeof *e);
     if (!h_make_tempdir(e->dir, sizeof e->dir))
         return false;
-    snprintf(e->path, sizeof e->path, "%s/store.db", e->dir);
+    if (h_database_url) {
+        if (!make_schema(e->path, sizeof e->path))
+            return false;
+    } else {
+        snprintf(e->path, sizeof e->path, "%s/store.db", e->dir);
+    }
     return CHECK_OK("open a store", h_store_open(e->path, &e->store));
 }
 

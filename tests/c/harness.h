@@ -86,9 +86,13 @@ extern char h_sentinel_obj;
 
 typedef struct h_env {
     char dir[512];
-    char path[600]; /* dir/store.db */
+    char path[1200]; /* dir/store.db, or a database URL */
     LpsStore *store;
 } h_env;
+
+/* When set (main: LNPAYSTORE_TEST_PG_URL), h_env_open puts each store in a fresh schema
+ * of this PostgreSQL cluster instead of a file. */
+extern const char *h_database_url;
 
 /* A fresh temporary directory and a store in it (no_sync). */
 bool h_env_open(h_env *e);

@@ -5,7 +5,9 @@
  * Exit status: 0 when every check passed. Optional argument: run only the cases whose
  * name contains it. */
 
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
@@ -28,6 +30,17 @@ static void run_suite(const h_suite *suite, const char *filter) {
     }
 }
 
+struct database_pass {
+    const h_suite *suite;
+    const char *filter;
+};
+
+static void *run_database_pass(void *arg) {
+    struct database_pass *pass = arg;
+    run_suite(pass->suite, pass->filter);
+    return NULL;
+}
+
 int main(int argc, char **argv) {
     const char *filter = argc > 1 ? argv[1] : NULL;
     bool asan = h_asan_active();
@@ -44,6 +57,23 @@ int main(int argc, char **argv) {
     run_suite(&abuse_suite, filter);
     run_suite(&import_suite, filter);
     run_suite(&fork_suite, filter);
+
+    /* The life cycle again, each store in PostgreSQL (under ci/with-postgres.sh). It runs
+     * on a thread of its own: the PostgreSQL client gives the calling thread a Rust thread
+     * handle, which the main thread, unlike others, never frees (valgrind would count it
+     * as possibly lost at exit). */
+    h_database_url = getenv("LNPAYSTORE_TEST_PG_URL");
+    if (h_database_url && *h_database_url) {
+        pthread_t pass;
+        struct database_pass arg = {&lifecycle_suite, filter};
+        printf("== life cycle on PostgreSQL\n");
+        if (CHECK("the PostgreSQL pass starts",
+                  pthread_create(&pass, NULL, run_database_pass, &arg) == 0))
+            pthread_join(pass, NULL);
+    } else {
+        printf("LNPAYSTORE_TEST_PG_URL is not set: the life cycle on PostgreSQL is skipped\n");
+    }
+    h_database_url = NULL;
 
     printf("c-tests: %u cases, %u abuse cases, %u checks, %u failures\n", h_cases,
            h_abuse_cases, h_checks, h_failures);

@@ -13,10 +13,11 @@ const PAYMENT_BY_HASH: &str = "SELECT p.seq, p.hash, p.creation, p.fail_reason, 
      FROM payments p LEFT JOIN attempts a ON a.seq = p.seq \
      WHERE p.hash = $1 ORDER BY a.attempt_id";
 
-const PAYMENT_BY_SEQ: &str = "SELECT p.seq, p.hash, p.creation, p.fail_reason, \
+/// Payments by sequence number (a chunk of a bulk deletion), in order.
+const PAYMENTS_BY_SEQS: &str = "SELECT p.seq, p.hash, p.creation, p.fail_reason, \
      a.seq, a.attempt_id, a.info, a.settle, a.fail \
      FROM payments p LEFT JOIN attempts a ON a.seq = p.seq \
-     WHERE p.seq = $1 ORDER BY a.attempt_id";
+     WHERE p.seq = ANY($1::bigint[]) ORDER BY p.seq, a.attempt_id";
 
 /// A batch's payments by hash, with whether each hash is tombstoned: one row per
 /// (hash, attempt); `p.seq` is NULL for a hash without a payment.
@@ -36,7 +37,7 @@ const META: &str = "SELECT value FROM meta WHERE key = $1";
 /// The writer connection's statements.
 pub struct WriteStatements {
     pub payment_by_hash: Statement,
-    pub payment_by_seq: Statement,
+    pub payments_by_seqs: Statement,
     pub prefetch: Statement,
     pub hash_taken: Statement,
     pub tombstoned: Statement,
@@ -53,7 +54,7 @@ impl WriteStatements {
         };
         Ok(WriteStatements {
             payment_by_hash: p(PAYMENT_BY_HASH)?,
-            payment_by_seq: p(PAYMENT_BY_SEQ)?,
+            payments_by_seqs: p(PAYMENTS_BY_SEQS)?,
             prefetch: p(PREFETCH)?,
             hash_taken: p(HASH_TAKEN)?,
             tombstoned: p(TOMBSTONED)?,

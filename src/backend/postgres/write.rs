@@ -228,17 +228,9 @@ impl PgWriter<'_> {
         }
     }
 
-    fn load_with(
-        &mut self,
-        by_hash: bool,
-        param: &(dyn postgres::types::ToSql + Sync),
-    ) -> Result<Option<Payment>> {
-        let statement = if by_hash {
-            &self.statements.payment_by_hash
-        } else {
-            &self.statements.payment_by_seq
-        };
-        let rows = match self.client.query(statement, &[param]) {
+    fn load_by_hash(&mut self, hash: &PaymentHash) -> Result<Option<Payment>> {
+        let statement = &self.statements.payment_by_hash;
+        let rows = match self.client.query(statement, &[&hash.as_slice()]) {
             Ok(rows) => rows,
             Err(e) => return Err(self.fail("write: load a payment", e)),
         };
@@ -254,15 +246,24 @@ enum Which {
 
 impl PaymentWriter for PgWriter<'_> {
     fn load(&mut self, hash: &PaymentHash) -> Result<Option<Payment>> {
-        if let Some(known) = self.known.get_mut(hash) {
-            // The batch view asks once per payment: hand it over.
-            return Ok(known.payment.take());
+        if let Some(known) = self.known.get(hash) {
+            // The stored state, as often as asked: an operation that loaded it and was
+            // refused left it unchanged for the next one.
+            return Ok(known.payment.clone());
         }
-        self.load_with(true, &hash.as_slice())
+        self.load_by_hash(hash)
     }
 
-    fn load_by_seq(&mut self, seq: u64) -> Result<Option<Payment>> {
-        self.load_with(false, &to_sql(seq))
+    fn load_by_seqs(&mut self, seqs: &[u64]) -> Result<Vec<Payment>> {
+        let seqs: Vec<i64> = seqs.iter().map(|&s| to_sql(s)).collect();
+        let rows = match self
+            .client
+            .query(&self.statements.payments_by_seqs, &[&seqs])
+        {
+            Ok(rows) => rows,
+            Err(e) => return Err(self.fail("write: load payments", e)),
+        };
+        rows::payments_from_joined(&rows, false)
     }
 
     fn hash_taken(&mut self, hash: &PaymentHash) -> Result<bool> {

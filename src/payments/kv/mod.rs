@@ -112,8 +112,12 @@ impl PaymentWriter for KvWriter<'_, '_> {
         assemble::load(&*self.tx, hash)
     }
 
-    fn load_by_seq(&mut self, seq: u64) -> Result<Option<Payment>> {
-        assemble::load_by_seq(&*self.tx, seq, false)
+    fn load_by_seqs(&mut self, seqs: &[u64]) -> Result<Vec<Payment>> {
+        let mut out = Vec::with_capacity(seqs.len());
+        for &seq in seqs {
+            out.extend(assemble::load_by_seq(&*self.tx, seq, false)?);
+        }
+        Ok(out)
     }
 
     fn hash_taken(&mut self, hash: &PaymentHash) -> Result<bool> {

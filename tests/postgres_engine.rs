@@ -1,0 +1,240 @@
+//! The PostgreSQL engine's failure handling: serialization failures and deadlocks are
+//! retried with nothing of the failed try left behind; a connection lost during COMMIT
+//! is resolved (did it commit?) before anyone is answered, so nothing is applied twice
+//! and nothing committed is reported as failed. Runs under ci/with-postgres.sh.
+#![cfg(feature = "postgres")]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use common::*;
+use lnpaystore::*;
+
+fn sequence_numbers(store: &Store) -> Vec<u64> {
+    store
+        .query_payments(&Query {
+            include_incomplete: true,
+            max_payments: 1000,
+            ..Default::default()
+        })
+        .unwrap()
+        .payments
+        .iter()
+        .map(|p| p.sequence_num)
+        .collect()
+}
+
+/// Makes the first `n` row writes of `table` fail with SQLSTATE `code`.
+fn refuse_first(url: &str, table: &str, n: u32, code: &str) {
+    pg::client(url)
+        .batch_execute(&format!(
+            "CREATE SEQUENCE refused_{table};
+             CREATE FUNCTION refuse_{table}() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 IF nextval('refused_{table}') <= {n} THEN
+                     RAISE EXCEPTION 'forced by the test' USING ERRCODE = '{code}';
+                 END IF;
+                 RETURN NEW;
+             END $$;
+             CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON {table}
+                 FOR EACH ROW EXECUTE FUNCTION refuse_{table}();"
+        ))
+        .unwrap();
+}
+
+#[test]
+fn serialization_failures_and_deadlocks_are_retried_without_a_trace() {
+    let Some(url) = pg::fresh_schema_url("retry") else {
+        return;
+    };
+    let store = Arc::new(Store::open(&url, fast_options()).unwrap());
+    refuse_first(&url, "payments", 3, "40001");
+    refuse_first(&url, "attempts", 3, "40P01");
+    std::thread::scope(|s| {
+        for t in 0..8u64 {
+            let store = store.clone();
+            s.spawn(move || {
+                for i in 0..5 {
+                    pay(&store, t * 100 + i, 1000, 10);
+                }
+            });
+        }
+    });
+    let mut client = pg::client(&url);
+    for table in ["payments", "attempts"] {
+        let tries: i64 = client
+            .query_one(&format!("SELECT last_value FROM refused_{table}"), &[])
+            .unwrap()
+            .get(0);
+        assert!(tries > 3, "{table}: the forced failures happened");
+    }
+    let counts = store.payment_counts().unwrap();
+    assert_eq!((counts.total, counts.succeeded), (40, 40));
+    // No sequence number was spent by a failed try.
+    assert_eq!(sequence_numbers(&store), (1..=40).collect::<Vec<_>>());
+    assert_counts_consistent(&store);
+}
+
+/// A loopback TCP proxy to the test cluster that, once armed, swallows the server's
+/// answer to the next write transaction and cuts the connection: the transaction
+/// commits, the client never hears so.
+struct Proxy {
+    port: u16,
+    armed: Arc<AtomicBool>,
+    cuts: Arc<AtomicUsize>,
+}
+
+impl Proxy {
+    fn start(server: String) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (armed, cuts) = (Arc::new(AtomicBool::new(false)), Arc::default());
+        let proxy = Proxy {
+            port,
+            armed: armed.clone(),
+            cuts: Arc::clone(&cuts),
+        };
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let Ok(server) = TcpStream::connect(&server) else {
+                    continue;
+                };
+                relay(client, server, armed.clone(), cuts.clone());
+            }
+        });
+        proxy
+    }
+
+    /// `url` with the proxy in place of the server.
+    fn url(&self, url: &str) -> String {
+        let server = server_address(url);
+        url.replace(&server, &format!("127.0.0.1:{}", self.port))
+    }
+}
+
+/// host:port of a `postgres://user@host:port/...` URL.
+fn server_address(url: &str) -> String {
+    let rest = url.split('@').nth(1).unwrap();
+    rest.split('/').next().unwrap().to_string()
+}
+
+fn relay(client: TcpStream, server: TcpStream, armed: Arc<AtomicBool>, cuts: Arc<AtomicUsize>) {
+    let holding = Arc::new(AtomicBool::new(false));
+    let (mut from_client, mut to_server) =
+        (client.try_clone().unwrap(), server.try_clone().unwrap());
+    let hold = holding.clone();
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 1 << 16];
+        while let Ok(n) = from_client.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let chunk = &buf[..n];
+            if chunk.windows(21).any(|w| w == b"UPDATE meta SET value")
+                && armed.swap(false, Ordering::SeqCst)
+            {
+                hold.store(true, Ordering::SeqCst);
+            }
+            if to_server.write_all(chunk).is_err() {
+                break;
+            }
+        }
+        let _ = to_server.shutdown(Shutdown::Both);
+    });
+    let (mut from_server, mut to_client) = (server, client);
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 1 << 16];
+        while let Ok(n) = from_server.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            if holding.load(Ordering::SeqCst) {
+                // The answer to the armed transaction: never delivered.
+                cuts.fetch_add(1, Ordering::SeqCst);
+                break;
+            }
+            if to_client.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = to_client.shutdown(Shutdown::Both);
+        let _ = from_server.shutdown(Shutdown::Both);
+    });
+}
+
+#[test]
+fn a_commit_whose_answer_is_lost_is_found_committed_and_answered_once() {
+    let Some(url) = pg::fresh_schema_url("lost_commit") else {
+        return;
+    };
+    let proxy = Proxy::start(server_address(&url));
+    let store = Store::open(proxy.url(&url), fast_options()).unwrap();
+    let (_, first) = payment(1);
+    store.init_payment(&first, creation(1000, 10)).unwrap();
+
+    proxy.armed.store(true, Ordering::SeqCst);
+    let (pre, second) = payment(2);
+    let p = store.init_payment(&second, creation(1000, 10)).unwrap();
+    assert_eq!(proxy.cuts.load(Ordering::SeqCst), 1, "the answer was cut");
+    assert_eq!(p.sequence_num, 2);
+
+    // Committed once: the writer neither failed the caller nor ran it again.
+    let rows: i64 = pg::client(&url)
+        .query_one("SELECT count(*) FROM payments", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 2);
+    store
+        .register_attempt(&second, attempt(1, 1000, None))
+        .unwrap();
+    store.settle_attempt(&second, 1, settle(pre)).unwrap();
+    let (_, third) = payment(3);
+    assert_eq!(
+        store
+            .init_payment(&third, creation(1000, 10))
+            .unwrap()
+            .sequence_num,
+        3
+    );
+    assert_eq!(sequence_numbers(&store), vec![1, 2, 3]);
+    assert_counts_consistent(&store);
+}
+
+#[test]
+fn a_connection_lost_during_commit_before_it_happened_is_retried_once() {
+    let Some(url) = pg::fresh_schema_url("died_commit") else {
+        return;
+    };
+    let store = Store::open(&url, fast_options()).unwrap();
+    // The first transaction that writes a payment loses its server process while
+    // committing (a deferred trigger runs at COMMIT), before the commit happens.
+    pg::client(&url)
+        .batch_execute(
+            "CREATE SEQUENCE deaths;
+             CREATE FUNCTION die() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 IF nextval('deaths') = 1 THEN
+                     PERFORM pg_terminate_backend(pg_backend_pid());
+                 END IF;
+                 RETURN NULL;
+             END $$;
+             CREATE CONSTRAINT TRIGGER die AFTER INSERT ON payments
+                 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION die();",
+        )
+        .unwrap();
+    let (_, hash) = payment(1);
+    let p = store.init_payment(&hash, creation(1000, 10)).unwrap();
+    assert_eq!(p.sequence_num, 1);
+    let deaths: i64 = pg::client(&url)
+        .query_one("SELECT last_value FROM deaths", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(deaths, 2, "the first try died, the second committed");
+    assert_eq!(sequence_numbers(&store), vec![1]);
+    assert_counts_consistent(&store);
+}
