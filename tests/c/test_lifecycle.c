@@ -1535,6 +1535,8 @@ static void backup(void) {
     uint32_t i;
     FILE *f;
 
+    if (h_database_url)
+        return; /* a database is backed up with the database's own tools */
     ENV_OPEN(&e);
     for (i = 0; i < 5; i++) {
         h_pay_make(&p, 100 + i);
