@@ -67,3 +67,12 @@ def test_a_bad_url_names_the_problem_without_the_password() -> None:
     assert code != 0
     assert "s3cret" not in err.getvalue()
     assert "u:***@" in err.getvalue()
+
+
+def test_the_tool_refuses_to_compact_a_database(database_url: str) -> None:
+    with Store.open(database_url) as store:
+        pay(store)
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--db", database_url, "compact", "--yes"], stdout=out, stderr=err)
+    assert code != 0
+    assert "nothing to compact" in err.getvalue()

@@ -69,6 +69,11 @@ class Context:
             raise CliError(EXIT_USAGE, f"--db PATH is required (or set ${ENV_DB})")
         return db
 
+    @property
+    def shown_db(self) -> str:
+        """The store's path or URL as messages show it (a URL without its password)."""
+        return shown(self.db)
+
     def store(self) -> Store:
         """The store, opened read-only: inspecting never writes a byte to the file or
         its log (a log left by a crash is replayed in memory only)."""

@@ -16,7 +16,7 @@ from .._dates import parse_date, unix_seconds
 from ..errors import InvalidArgument
 from ..model import Payment, PaymentStatus, to_hash
 from . import _output
-from ._context import EXIT_ERROR, EXIT_USAGE, CliError, Context
+from ._context import EXIT_ERROR, EXIT_USAGE, CliError, Context, is_database_url
 
 # -- argument types ---------------------------------------------------------------------
 
@@ -317,12 +317,12 @@ def cmd_delete(ctx: Context) -> None:
     if ctx.args.failed_only:
         question = (
             f"Delete the {counts.failed:,} FAILED payments (and their attempts) from "
-            f"{ctx.db}? This cannot be undone."
+            f"{ctx.shown_db}? This cannot be undone."
         )
     else:
         question = (
             f"Delete the failed attempts of every payment that is not in flight "
-            f"({counts.total - counts.in_flight:,} payments) in {ctx.db}? The payments "
+            f"({counts.total - counts.in_flight:,} payments) in {ctx.shown_db}? The payments "
             f"stay. This cannot be undone."
         )
     ctx.confirm(question)
@@ -358,10 +358,16 @@ def cmd_backup(ctx: Context) -> None:
         result = {"backup": str(dest), "bytes": size, "seconds": round(seconds, 3)}
         ctx.out.write(_output.dumps(result) + "\n")
     else:
-        ctx.out.write(f"backed up {ctx.db} to {dest} ({size:,} bytes, {seconds:.1f} s)\n")
+        ctx.out.write(f"backed up {ctx.shown_db} to {dest} ({size:,} bytes, {seconds:.1f} s)\n")
 
 
 def cmd_compact(ctx: Context) -> None:
+    if is_database_url(ctx.db):
+        raise CliError(
+            EXIT_USAGE,
+            f"{ctx.shown_db}: a PostgreSQL store has nothing to compact (the server's "
+            "autovacuum reclaims the space of deleted payments)",
+        )
     store = ctx.writable_store()
     before = Path(ctx.db).stat().st_size
     ctx.confirm(f"Compact {ctx.db} ({before:,} bytes)? It may take a while.")
