@@ -41,6 +41,13 @@
 #define LPS_MAX_ARRAY_LEN 65535
 
 /*
+ Most bytes one operation may store: a payment's creation info, an attempt with its
+ route, a settle or failure, a mission-control result, one imported payment (as
+ stored). More is `LPS_STATUS_INVALID_ARGUMENT`, and nothing is written.
+ */
+#define LPS_MAX_OPERATION_BYTES (4 << 20)
+
+/*
  Stable status numbers shared by the Rust API, the C ABI and the bindings.
 
  Values never change once published; new codes get new numbers. This enum is the one

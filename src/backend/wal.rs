@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
-use super::log_record::Recorder;
+use super::log_record::{self, Recorder, Salt};
 use crate::sync::lock;
 
 /// Runs once a commit is durable, or with the error that kept it from being.
@@ -140,6 +140,8 @@ pub struct Wal {
     syncer: Mutex<Option<JoinHandle<()>>>,
     /// Bytes appended since the last reset.
     size: AtomicU64,
+    /// This life of the log's salt, drawn at start and at each reset.
+    salt: Mutex<Salt>,
 }
 
 impl Wal {
@@ -162,6 +164,7 @@ impl Wal {
             shared,
             syncer: Mutex::new(Some(syncer)),
             size: AtomicU64::new(0),
+            salt: Mutex::new(log_record::new_salt()?),
         })
     }
 
@@ -175,34 +178,45 @@ impl Wal {
         lock(&self.shared.state).failed.clone()
     }
 
-    /// Appends record `lsn` (which must be `next_lsn`) and asks for its fsync. A failed
-    /// append fails the log: `when_durable` reports it for this record and every later one.
+    /// Appends the batch's records, numbered from `lsn` (which must be `next_lsn`), and
+    /// asks for their fsync. A failed append fails the log: `when_durable` reports it for
+    /// this batch and every later one.
     pub fn append(&self, lsn: u64, changes: &Recorder) {
         let synced = {
             let s = lock(&self.shared.state);
             debug_assert_eq!(lsn, s.appended + 1);
             s.failed.is_none().then_some(s.synced)
         };
-        let written = match synced {
-            Some(synced) => {
-                let record = changes.frame(lsn, synced);
-                self.shared.file.append(&record).map(|()| record.len())
+        let mut written = 0;
+        let mut result = Ok(());
+        if let Some(synced) = synced {
+            let salt = *lock(&self.salt);
+            // The log starts over empty (`start` follows a replay that emptied it).
+            let mut records = changes.frame(&salt, lsn, synced);
+            if self.size() == 0 {
+                records.insert(0, log_record::log_header(&salt));
             }
-            None => Ok(0),
-        };
+            for record in records {
+                result = self.shared.file.append(&record);
+                if result.is_err() {
+                    break;
+                }
+                written += record.len() as u64;
+            }
+        }
         {
             let mut s = lock(&self.shared.state);
             // Published only now that its bytes are written: an fsync that starts
             // from here on covers them. Counted also when the log failed, so that its
             // callbacks get the error.
-            s.appended = lsn;
-            if let Err(e) = &written {
+            s.appended = lsn + changes.records() - 1;
+            if let Err(e) = &result {
                 s.failed
                     .get_or_insert(format!("cannot append to the write-ahead log: {e}"));
             }
         }
-        if let Ok(len @ 1..) = written {
-            self.size.fetch_add(len as u64, Ordering::Relaxed);
+        if written > 0 {
+            self.size.fetch_add(written, Ordering::Relaxed);
             self.shared.file.start_writeback();
         }
         self.shared.changed.notify_all();
@@ -216,6 +230,9 @@ impl Wal {
     /// Empties the log once a checkpoint made every record in it redundant.
     pub fn reset(&self) -> io::Result<()> {
         self.shared.file.reset()?;
+        // A record left from this life (a torn write the reset did not reach) can never
+        // be read as one of the next.
+        *lock(&self.salt) = log_record::new_salt()?;
         self.size.store(0, Ordering::Relaxed);
         Ok(())
     }
@@ -379,7 +396,7 @@ mod tests {
 
     fn changes() -> Recorder {
         let mut r = Recorder::default();
-        r.put("t", b"k", b"v");
+        r.put("t", b"k", b"v").unwrap();
         r
     }
 

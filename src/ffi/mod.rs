@@ -34,4 +34,4 @@ pub use query::*;
 pub use store::*;
 pub use subscription::*;
 pub use types::*;
-pub use view::{LPS_MAX_ARRAY_LEN, LPS_MAX_BYTES_LEN};
+pub use view::{LPS_MAX_ARRAY_LEN, LPS_MAX_BYTES_LEN, LPS_MAX_OPERATION_BYTES};

@@ -19,6 +19,11 @@ use crate::model::{
 pub const LPS_MAX_BYTES_LEN: usize = 1 << 20;
 /// Longest array accepted (hops, custom records).
 pub const LPS_MAX_ARRAY_LEN: usize = 65_535;
+/// Most bytes one operation may store: a payment's creation info, an attempt with its
+/// route, a settle or failure, a mission-control result, one imported payment (as
+/// stored). More is `LPS_STATUS_INVALID_ARGUMENT`, and nothing is written.
+pub const LPS_MAX_OPERATION_BYTES: usize = 4 << 20;
+const _: () = assert!(LPS_MAX_OPERATION_BYTES == crate::model::MAX_OPERATION_BYTES);
 
 /// A field's name for error messages, spelled out only when a message needs it (most
 /// calls succeed, and a route has many fields).

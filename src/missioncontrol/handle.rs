@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use super::namespaces::Namespaces;
 use super::persisted::Persisted;
 use super::table::{check_namespace, McTable};
+use crate::codec;
 use crate::error::{Error, Result};
-use crate::model::McResult;
+use crate::model::{check_operation_size, McResult};
 use crate::sync::lock;
 
 /// Per-namespace options.
@@ -243,6 +244,8 @@ impl MissionControl {
     pub fn add_result(&self, result: McResult) -> Result<()> {
         self.shared.check_writable("add_result")?;
         result.validate()?;
+        let stored = codec::encode_mc_result(&result).len();
+        check_operation_size(&format!("result {}", result.id), stored)?;
         let mut queue = lock(&self.shared.queue);
         if queue.closing {
             return Err(Error::Closed);

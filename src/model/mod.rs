@@ -14,5 +14,6 @@ pub use query::Query;
 pub use status::{derive_state, DerivedState};
 pub use types::*;
 pub use validate::{
-    validate_attempt_shape, validate_creation_info, verify_attempt, verify_preimage,
+    check_operation_size, validate_attempt_shape, validate_creation_info, verify_attempt,
+    verify_preimage, MAX_OPERATION_BYTES,
 };

@@ -9,6 +9,23 @@ use super::types::{
 };
 use crate::error::{Error, Result};
 
+/// The most an operation may write, in bytes as stored (an attempt with its route, a
+/// payment's creation info, a failure, a mission-control result, one imported payment).
+/// Far below what one write-ahead log record holds, so that every acknowledged batch can
+/// be replayed; a real operation is a few KiB.
+pub const MAX_OPERATION_BYTES: usize = 4 << 20;
+
+/// `InvalidArgument` when `what`, `bytes` long as stored, is over `MAX_OPERATION_BYTES`.
+pub fn check_operation_size(what: &str, bytes: usize) -> Result<()> {
+    if bytes > MAX_OPERATION_BYTES {
+        return Err(Error::invalid(format!(
+            "{what} is {bytes} bytes, over the limit of {MAX_OPERATION_BYTES} bytes per \
+             operation"
+        )));
+    }
+    Ok(())
+}
+
 fn check_custom_records(what: &str, records: &CustomRecords) -> Result<()> {
     match records.keys().next() {
         Some(&t) if t < MIN_CUSTOM_RECORD_TYPE => Err(Error::invalid(format!(

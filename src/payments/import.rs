@@ -25,8 +25,8 @@ use super::engine::{AttemptRecords, Imported, Mutation, PaymentWriter};
 use crate::codec;
 use crate::error::{Error, Result};
 use crate::model::{
-    validate_attempt_shape, validate_creation_info, verify_preimage, CreationInfo, FailureReason,
-    HtlcAttempt, Payment, PaymentHash,
+    check_operation_size, validate_attempt_shape, validate_creation_info, verify_preimage,
+    CreationInfo, FailureReason, HtlcAttempt, Payment, PaymentHash,
 };
 use crate::sync::lock;
 
@@ -122,6 +122,16 @@ fn prepare(index: usize, p: ImportPayment) -> Result<Prepared> {
         attempts.push(records);
     }
     let creation = codec::encode_creation(&p.info);
+    let stored = creation.len()
+        + attempts
+            .iter()
+            .map(|a| {
+                a.info.len()
+                    + a.settle.as_ref().map_or(0, Vec::len)
+                    + a.fail.as_ref().map_or(0, Vec::len)
+            })
+            .sum::<usize>();
+    check_operation_size("the payment", stored)?;
     // The derivation every read runs: status, and the guard against overpaying attempts.
     let payment = Payment::from_parts(p.sequence_num, p.hash, p.info, p.htlcs, p.failure_reason)?;
     Ok(Prepared {

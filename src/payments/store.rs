@@ -16,8 +16,8 @@ use crate::codec;
 use crate::error::{Error, Result};
 use crate::missioncontrol::{McOptions, MissionControl, Namespaces};
 use crate::model::{
-    validate_attempt_shape, validate_creation_info, AttemptInfo, CreationInfo, FailInfo,
-    FailureReason, Payment, PaymentHash, PaymentStatus, Query, SettleInfo,
+    check_operation_size, validate_attempt_shape, validate_creation_info, AttemptInfo,
+    CreationInfo, FailInfo, FailureReason, Payment, PaymentHash, PaymentStatus, Query, SettleInfo,
 };
 use crate::subscriptions::{Registry, Subscription};
 
@@ -225,21 +225,25 @@ impl Store {
             Change::Init(info) => {
                 validate_creation_info(&info)?;
                 let encoded = codec::encode_creation(&info);
+                check_operation_size("creation info", encoded.len())?;
                 Box::new(move |w, view| ops::init(w, view, &hash, &info, &encoded).map(Some))
             }
             Change::Register(attempt) => {
                 validate_attempt_shape(&attempt)?;
                 let encoded = codec::encode_attempt(&attempt);
+                check_operation_size("attempt", encoded.len())?;
                 Box::new(move |w, view| ops::register(w, view, &hash, &attempt, &encoded).map(Some))
             }
             Change::Settle(id, settle) => {
                 let encoded = codec::encode_settle(&settle);
+                check_operation_size("settle info", encoded.len())?;
                 Box::new(move |w, view| {
                     ops::settle(w, view, &hash, id, &settle, &encoded).map(Some)
                 })
             }
             Change::FailAttempt(id, fail) => {
                 let encoded = codec::encode_fail(&fail);
+                check_operation_size("failure info", encoded.len())?;
                 Box::new(move |w, view| {
                     ops::fail_attempt(w, view, &hash, id, &fail, &encoded).map(Some)
                 })

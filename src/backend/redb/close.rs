@@ -18,6 +18,8 @@ impl RedbBackend {
             Some(wal) => wal.close().map(|()| wal.size() > 0).map_err(Error::Io),
             None => Ok(true),
         };
+        // After a failed write, closing writes nothing either (reopening recovers).
+        let logged = logged.and_then(|l| self.refuse_after_failure().map(|()| l));
         if self.is_damaged() || logged.is_err() {
             drop_without_writing(db);
             return logged.map(|_| ());

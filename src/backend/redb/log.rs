@@ -31,16 +31,14 @@ impl RedbBackend {
     ) -> Result<Option<u64>> {
         let guard = self.db()?;
         let db = guard.as_ref().ok_or(Error::Closed)?;
+        // A batch after a lost one must not reach the file, logged or not.
+        self.refuse_after_failure()?;
         let logged = match &self.wal {
             Some(wal) => {
-                // A batch after a lost one must not reach the file, logged or not.
-                if let Some(e) = wal.failed() {
-                    return Err(Error::Io(e));
-                }
                 let due = self.checkpoint_due.load(Ordering::Relaxed);
                 if deferred && wal.size() >= due {
                     let started = Instant::now();
-                    self.watch(checkpoint(db, wal))?;
+                    self.note_write(self.watch(checkpoint(db, wal)))?;
                     let next =
                         next_checkpoint_bytes(due, started.elapsed(), self.config.checkpoint_bytes);
                     self.checkpoint_due.store(next, Ordering::Relaxed);
@@ -60,21 +58,23 @@ impl RedbBackend {
             let mut tx = RedbWrite::new(&txn, logged.map(|_| Recorder::default()));
             f(&mut tx).and_then(|()| {
                 // The lsn lands with the batch: replay skips what the file already has.
-                if let Some((_, lsn)) = logged {
-                    tx.write_lsn(lsn)?;
+                // A large batch takes several records; the file notes the last.
+                if let (Some((_, lsn)), Some(r)) = (logged, &tx.recorder) {
+                    tx.write_lsn(lsn + r.records() - 1)?;
                 }
                 Ok(tx.recorder.take())
             })
         };
         let outcome = match result {
             Ok(recorded) => {
-                let committed = guarded("commit", || txn.commit().map_err(map_err));
+                let committed =
+                    self.note_write(guarded("commit", || txn.commit().map_err(map_err)));
                 match (committed, logged, recorded) {
                     // Committed: the batch is in redb now, so a failed append must
                     // reach its callers (and readers) through `when_durable`.
                     (Ok(()), Some((wal, lsn)), Some(changes)) => {
                         wal.append(lsn, &changes);
-                        Ok(Some(lsn))
+                        Ok(Some(lsn + changes.records() - 1))
                     }
                     (committed, ..) => committed.map(|()| None),
                 }

@@ -7,10 +7,12 @@
 //! - `close`: the close sequence.
 //! - `scratch`: read-only opens (the file behind an in-memory layer).
 //! - `backup`: the online backup.
+//! - `failure`: one failed write refuses every later one.
 
 mod backup;
 mod close;
 mod errors;
+mod failure;
 mod guard;
 mod log;
 mod scratch;
@@ -18,7 +20,7 @@ mod tx;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use redb::{Database, ReadableDatabase};
 
@@ -80,6 +82,8 @@ pub struct RedbBackend {
     read_only: bool,
     /// The log size at which the next checkpoint is due, paced by the last one's time.
     checkpoint_due: AtomicU64,
+    /// The first failed write of the file or the log (`failure`).
+    failure: Mutex<Option<String>>,
 }
 
 impl RedbBackend {
@@ -137,6 +141,7 @@ impl RedbBackend {
             wal,
             read_only: false,
             checkpoint_due: AtomicU64::new(log::first_checkpoint_bytes(config.checkpoint_bytes)),
+            failure: Mutex::new(None),
         })
     }
 
@@ -210,12 +215,10 @@ impl Backend for RedbBackend {
     fn compact(&self) -> Result<()> {
         let mut guard = self.db.write().unwrap_or_else(|e| e.into_inner());
         let db = guard.as_mut().ok_or(Error::Closed)?;
+        self.refuse_after_failure()?;
         if let Some(wal) = &self.wal {
-            if let Some(e) = wal.failed() {
-                return Err(Error::Io(e));
-            }
             // redb compacts only what durable commits hold.
-            self.watch(log::checkpoint(db, wal))?;
+            self.note_write(self.watch(log::checkpoint(db, wal)))?;
         }
         let result = guarded("compact", || {
             // Each call compacts what it can; repeat until nothing moves.
@@ -223,7 +226,7 @@ impl Backend for RedbBackend {
             Ok(())
         });
         drop(guard);
-        self.watch(result)
+        self.note_write(self.watch(result))
     }
 
     fn close(&self) -> Result<()> {

@@ -183,7 +183,7 @@ impl ReadTx for RedbWrite<'_> {
 impl WriteTx for RedbWrite<'_> {
     fn put(&mut self, table: &str, key: &[u8], value: &[u8]) -> Result<()> {
         if let Some(r) = &mut self.recorder {
-            r.put(table, key, value);
+            r.put(table, key, value)?;
         }
         self.with_table("write", table, |t| {
             t.insert(key, value).map_err(map_err)?;
@@ -193,7 +193,7 @@ impl WriteTx for RedbWrite<'_> {
 
     fn delete(&mut self, table: &str, key: &[u8]) -> Result<bool> {
         if let Some(r) = &mut self.recorder {
-            r.delete(table, key);
+            r.delete(table, key)?;
         }
         self.with_table("delete", table, |t| {
             Ok(t.remove(key).map_err(map_err)?.is_some())
@@ -202,7 +202,7 @@ impl WriteTx for RedbWrite<'_> {
 
     fn clear(&mut self, table: &str) -> Result<()> {
         if let Some(r) = &mut self.recorder {
-            r.clear(table);
+            r.clear(table)?;
         }
         self.with_table("clear", table, |t| t.retain(|_, _| false).map_err(map_err))
     }
