@@ -196,6 +196,7 @@ fuzz:
 ## executions per fuzz target.
 reliability-long:
 	CRASH_KILLS=500 $(CARGO) test --release --test crash -- --nocapture
+	POWER_LOSS_CRASHES=5000 $(CARGO) test --release --test power_loss -- --nocapture
 	MODEL_CASES=10000 $(CARGO) test --release --test model
 	CORRUPT_FILES=2000 FLIP_STRIDE=1 $(CARGO) test --release --test corrupt_files -- --nocapture
 	LOG_FLIP_STRIDE=1 $(CARGO) test --release --test log_files

@@ -1,9 +1,10 @@
 //! Damaged write-ahead logs. A store is killed (its files copied while open) after 18
 //! serial operations, each with a log record of its own; then every record boundary and
 //! every `LOG_FLIP_STRIDE`-th byte (default 3) of the log is cut or flipped, and the copy
-//! reopened. A damaged record that a later record says was synced gives `CORRUPT`; a
-//! damaged or cut last record is a torn write that was never acknowledged, and the store
-//! opens with every record before it. Nothing else is acceptable.
+//! reopened. A damaged record that a later record says was synced, or a damaged log
+//! header, gives `CORRUPT`; a damaged or cut last record is a torn write that was never
+//! acknowledged, and the store opens with every record before it (a log cut inside its
+//! header holds none). Nothing else is acceptable.
 
 mod common;
 
@@ -15,7 +16,8 @@ use lnpaystore::*;
 const PAYMENTS: u64 = 6;
 /// init, register, settle.
 const OPS_PER_PAYMENT: usize = 3;
-const MAGIC: &[u8] = b"LPSLOG\x01\x00";
+/// The log header: magic (8 bytes) and the salt every record starts with (16).
+const LOG_HEADER: usize = 24;
 
 fn log_of(db: &Path) -> PathBuf {
     let mut name = db.as_os_str().to_owned();
@@ -38,10 +40,11 @@ fn killed_store(dir: &Path) -> (Vec<u8>, Vec<u8>) {
     files
 }
 
-/// Where each record starts.
+/// Where each record starts: at the log's salt.
 fn record_starts(log: &[u8]) -> Vec<usize> {
-    (0..log.len().saturating_sub(MAGIC.len()))
-        .filter(|&i| &log[i..i + MAGIC.len()] == MAGIC)
+    let salt = &log[8..LOG_HEADER];
+    (LOG_HEADER..log.len().saturating_sub(salt.len()))
+        .filter(|&i| &log[i..i + salt.len()] == salt)
         .collect()
 }
 
@@ -119,10 +122,11 @@ fn damaged_logs_give_corrupt_or_every_acknowledged_operation() {
     for cut in cuts {
         // Cut inside record r: records before it stay.
         let kept = starts.iter().filter(|&&s| s < cut).count();
+        // A cut inside the header leaves a log that never held anything.
         let complete = if starts.contains(&cut) {
             kept
         } else {
-            kept - 1
+            kept.saturating_sub(1)
         };
         expect_records(
             dir.path(),
@@ -135,6 +139,11 @@ fn damaged_logs_give_corrupt_or_every_acknowledged_operation() {
     for at in (0..log.len()).step_by(stride) {
         let mut bad = log.clone();
         bad[at] ^= 0x10;
+        if at < starts[0] {
+            // The header: its salt is what finds the records.
+            expect_corrupt(dir.path(), &db, &bad, &format!("flip at {at} (header)"));
+            continue;
+        }
         let what = format!("flip at {at} (record {})", record_of(at));
         if record_of(at) + 1 < total {
             expect_corrupt(dir.path(), &db, &bad, &what);
@@ -155,5 +164,6 @@ fn a_log_that_does_not_follow_the_store_is_corrupt() {
     let dir = tempfile::tempdir().unwrap();
     let (db, log) = killed_store(dir.path());
     let starts = record_starts(&log);
-    expect_corrupt(dir.path(), &db, &log[starts[1]..], "first record gone");
+    let without_first = [&log[..LOG_HEADER], &log[starts[1]..]].concat();
+    expect_corrupt(dir.path(), &db, &without_first, "first record gone");
 }

@@ -229,19 +229,26 @@ fn decode<'a>(salt: &Salt, b: &'a [u8]) -> Option<(Record<'a>, usize)> {
     Some((record, end + CHECKSUM))
 }
 
-/// The log's salt, and where its records start; `None` for a log whose header was never
-/// completely written (nothing in it was synced: every fsync covers the header).
+/// The log's salt; `None` for a log whose header was never completely written (nothing
+/// in it was synced: every fsync covers the header). `Corrupt` for a header damaged
+/// after it was written: the first record repeats the salt.
 fn read_header(log: &[u8]) -> Result<Option<Salt>> {
     if log.len() < LOG_HEADER || log[..LOG_HEADER].iter().all(|&b| b == 0) {
         return Ok(None);
     }
+    let damaged = || Error::corrupt("write-ahead log: its header is damaged");
     if log[..MAGIC.len()] != MAGIC {
-        return Err(Error::corrupt(
-            "write-ahead log: the file does not start with a log header",
-        ));
+        return Err(damaged());
     }
     let mut salt = [0; 16];
     salt.copy_from_slice(&log[MAGIC.len()..LOG_HEADER]);
+    if let Some(first) = log.get(LOG_HEADER..LOG_HEADER + 16) {
+        let mut own = [0; 16];
+        own.copy_from_slice(first);
+        if own != salt && decode(&own, &log[LOG_HEADER..]).is_some() {
+            return Err(damaged());
+        }
+    }
     Ok(Some(salt))
 }
 
@@ -431,9 +438,15 @@ mod tests {
         let mut zeroed = whole.clone();
         zeroed[..H].fill(0);
         assert_eq!(lsns(&zeroed, 0).unwrap(), Vec::<u64>::new());
-        let mut foreign = whole.clone();
-        foreign[0] ^= 1;
-        assert!(matches!(lsns(&foreign, 0), Err(Error::Corrupt(_))));
+        // Damaged after it was written: the magic, or the salt the records repeat.
+        for at in [0, 7, 8, H - 1] {
+            let mut damaged = whole.clone();
+            damaged[at] ^= 1;
+            assert!(
+                matches!(lsns(&damaged, 0), Err(Error::Corrupt(_))),
+                "flip at {at}"
+            );
+        }
     }
 
     #[test]

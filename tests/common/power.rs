@@ -140,6 +140,8 @@ struct Power {
     /// One-off faults: the next log reset, or the next store file sync, fails.
     fail_log_reset: AtomicBool,
     fail_store_sync: AtomicBool,
+    /// Each log append takes a moment before its bytes land, as a real write does.
+    slow_appends: AtomicBool,
 }
 
 /// A store file and its log on one simulated disk.
@@ -178,6 +180,7 @@ impl Disk {
                 syncs: AtomicU64::new(0),
                 fail_log_reset: AtomicBool::new(false),
                 fail_store_sync: AtomicBool::new(false),
+                slow_appends: AtomicBool::new(false),
             }),
             store: Arc::new(Mutex::new(Contents::from_image(store))),
             log: Arc::new(Mutex::new(Contents::from_image(log))),
@@ -202,6 +205,12 @@ impl Disk {
     pub fn cut(&self) {
         let _bus = self.power.bus.lock().unwrap();
         self.power.off.store(true, Ordering::SeqCst);
+    }
+
+    /// Log appends take a moment (50 µs) before their bytes land: a sync that runs
+    /// meanwhile does not cover them.
+    pub fn slow_appends(&self, on: bool) {
+        self.power.slow_appends.store(on, Ordering::SeqCst);
     }
 
     /// The next truncation of the log fails (an I/O error; the power stays on).
@@ -299,6 +308,9 @@ impl redb::StorageBackend for StoreFile {
 
 impl LogFile for LogOnDisk {
     fn append(&self, data: &[u8]) -> io::Result<()> {
+        if self.0.power.slow_appends.load(Ordering::Relaxed) {
+            std::thread::sleep(std::time::Duration::from_micros(50));
+        }
         self.0.io(&self.0.log, |c| {
             let end = c.written.len();
             c.write(end, data)
