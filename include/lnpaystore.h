@@ -745,7 +745,8 @@ typedef struct LpsCommitStats {
  */
 typedef struct LpsImportPayment {
   /*
-   Kept as given (1 ..= UINT64_MAX - 1).
+   Kept as given (1 ..= 2^62, so that every number the store hands out fits a signed
+   64-bit column).
    */
   uint64_t sequence_num;
   uint8_t payment_hash[32];

@@ -34,6 +34,6 @@ pub use model::*;
 pub use payments::{
     CommitStats, ImportPayment, ImportRefusal, ImportReport, IntegrityReport, Options,
     PaymentCounts, QueryResponse, Store, DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_PAYMENTS,
-    DELETE_CHUNK, IMPORT_CHUNK,
+    DELETE_CHUNK, IMPORT_CHUNK, MAX_IMPORT_SEQUENCE_NUM,
 };
 pub use subscriptions::Subscription;

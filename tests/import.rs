@@ -495,3 +495,45 @@ mod encoded_mission_control {
         assert_eq!(lps_store_close(store), LpsStatus::Ok);
     }
 }
+
+/// Sequence numbers are kept up to 2^62 and no further, so that every number the store
+/// hands out sorts right on both backends (PostgreSQL's column is signed).
+#[test]
+fn sequence_numbers_are_kept_up_to_two_to_the_62() {
+    let (_dir, store) = temp_store();
+    let report = store
+        .import_payments(vec![
+            whole(MAX_IMPORT_SEQUENCE_NUM + 1, 1, 1000, vec![], None),
+            whole(MAX_IMPORT_SEQUENCE_NUM, 2, 1000, vec![], None),
+            whole(5, 3, 1000, vec![], None),
+        ])
+        .unwrap();
+    assert_eq!(report.imported, 2);
+    let refusal = &report.refused[0];
+    assert_eq!(refusal.error.status(), LpsStatus::InvalidArgument);
+    assert!(
+        refusal.error.to_string().contains("4611686018427387905"),
+        "{}",
+        refusal.error
+    );
+    // The next payment numbers above the highest, and pages of two find the right ends
+    // (a reversed page holds the newest, in ascending order).
+    let next = store.init_payment(&payment(4).1, creation(10, 5)).unwrap();
+    assert_eq!(next.sequence_num, MAX_IMPORT_SEQUENCE_NUM + 1);
+    let page = |reversed| -> Vec<u64> {
+        let q = Query {
+            include_incomplete: true,
+            reversed,
+            max_payments: 2,
+            ..Default::default()
+        };
+        let page = store.query_payments(&q).unwrap();
+        page.payments.iter().map(|p| p.sequence_num).collect()
+    };
+    assert_eq!(page(false), [5, MAX_IMPORT_SEQUENCE_NUM]);
+    assert_eq!(
+        page(true),
+        [MAX_IMPORT_SEQUENCE_NUM, MAX_IMPORT_SEQUENCE_NUM + 1]
+    );
+    store.check_integrity().unwrap();
+}

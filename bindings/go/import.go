@@ -11,7 +11,7 @@ import (
 // Its status is derived from the attempts and the failure reason, as for every
 // payment.
 type ImportPayment struct {
-	// SequenceNum is kept as given (1 to 2^64-2): clients' paging cursors stay valid.
+	// SequenceNum is kept as given (1 to 2^62): clients' paging cursors stay valid.
 	SequenceNum uint64
 	Hash        Hash
 	Info        CreationInfo

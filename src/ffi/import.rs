@@ -24,7 +24,8 @@ pub const LPS_MAX_IMPORT_PAYMENTS: usize = 1 << 20;
 /// status is derived from the attempts and the failure reason, as for every payment.
 #[repr(C)]
 pub struct LpsImportPayment {
-    /// Kept as given (1 ..= UINT64_MAX - 1).
+    /// Kept as given (1 ..= 2^62, so that every number the store hands out fits a signed
+    /// 64-bit column).
     pub sequence_num: u64,
     pub payment_hash: [u8; 32],
     pub info: LpsCreationInfo,

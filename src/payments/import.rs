@@ -30,6 +30,11 @@ use crate::model::{
 };
 use crate::sync::lock;
 
+/// The highest sequence number an import keeps (2^62). Every number the store hands out
+/// then stays below 2^63, with 2^62 left for later payments: PostgreSQL keeps them in a
+/// signed 64-bit column, which sorts wrongly above that.
+pub const MAX_IMPORT_SEQUENCE_NUM: u64 = 1 << 62;
+
 /// Payments per write operation: large enough that commits are few, small enough that
 /// the life cycle of a running node never waits long behind an import.
 pub const IMPORT_CHUNK: usize = 1000;
@@ -38,7 +43,7 @@ pub const IMPORT_CHUNK: usize = 1000;
 /// payment, from the attempts and the failure reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportPayment {
-    /// Kept as given (1 ..= u64::MAX - 1); later payments get numbers above it.
+    /// Kept as given (1 ..= `MAX_IMPORT_SEQUENCE_NUM`); later payments get numbers above it.
     pub sequence_num: u64,
     pub hash: PaymentHash,
     pub info: CreationInfo,
@@ -82,11 +87,10 @@ fn in_attempt(i: usize, e: Error) -> Error {
 
 /// The pure checks of one payment, then its encoding.
 fn prepare(index: usize, p: ImportPayment) -> Result<Prepared> {
-    if p.sequence_num == 0 || p.sequence_num == u64::MAX {
+    if p.sequence_num == 0 || p.sequence_num > MAX_IMPORT_SEQUENCE_NUM {
         return Err(Error::invalid(format!(
-            "sequence number {} is outside 1..={}",
-            p.sequence_num,
-            u64::MAX - 1
+            "sequence number {} is outside 1..={MAX_IMPORT_SEQUENCE_NUM}",
+            p.sequence_num
         )));
     }
     validate_creation_info(&p.info)?;

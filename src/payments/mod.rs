@@ -13,7 +13,9 @@ pub(crate) mod query;
 mod store;
 
 pub use commit::CommitStats;
-pub use import::{ImportPayment, ImportRefusal, ImportReport, IMPORT_CHUNK};
+pub use import::{
+    ImportPayment, ImportRefusal, ImportReport, IMPORT_CHUNK, MAX_IMPORT_SEQUENCE_NUM,
+};
 pub use integrity::IntegrityReport;
 pub use query::DEFAULT_MAX_PAYMENTS;
 pub(crate) use store::Change;
