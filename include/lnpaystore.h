@@ -1030,10 +1030,11 @@ void lps_options_default(struct LpsOptions *out);
 
 /*
  Opens the store at `path` (UTF-8), creating the file if missing. `opts` NULL means
- defaults. `LPS_STATUS_LOCKED` if the file is open in this or another process;
- `LPS_STATUS_IO` if the parent directory is missing or the path is a directory;
- `LPS_STATUS_VERSION` if a newer library wrote it; `LPS_STATUS_CORRUPT` if it is not
- a store.
+ defaults. `LPS_STATUS_LOCKED` if the file is open in this or another process, or is
+ the `-log` of an open store; `LPS_STATUS_IO` if the parent directory is missing or
+ the path is a directory; `LPS_STATUS_VERSION` if a newer library wrote it;
+ `LPS_STATUS_CORRUPT` if it is not a store. A refused file is not written to; the
+ message names the path.
  `path` may instead be a PostgreSQL URL (`postgres://…`, `postgresql://…`, libpq
  parameters): the store then lives in that database (docs/postgres.md);
  `LPS_STATUS_LOCKED` while another writer holds its lease, and every call returns

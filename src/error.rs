@@ -115,10 +115,13 @@ pub enum Error {
     /// lease (a database).
     #[error("{0}")]
     Locked(String),
-    #[error(
-        "the store has schema version {found}, newer than the {supported} this library supports"
-    )]
-    Version { found: u64, supported: u64 },
+    #[error("{}", newer_schema(file, *found, *supported))]
+    Version {
+        found: u64,
+        supported: u64,
+        /// The store's path, once known ("" until then).
+        file: String,
+    },
     #[error("the handle was closed")]
     Closed,
     #[error("timed out waiting for the next event")]
@@ -208,6 +211,42 @@ impl Error {
 
     pub(crate) fn corrupt(msg: impl Into<String>) -> Error {
         Error::Corrupt(msg.into())
+    }
+
+    /// The error with the file it concerns named in its message (open errors), unless
+    /// the message names it already.
+    pub(crate) fn at(self, path: &std::path::Path) -> Error {
+        let name = path.display().to_string();
+        let locate = |m: String| match m.contains(&name) {
+            true => m,
+            false => format!("{name}: {m}"),
+        };
+        match self {
+            Error::Io(m) => Error::Io(locate(m)),
+            Error::Corrupt(m) => Error::Corrupt(locate(m)),
+            Error::Internal(m) => Error::Internal(locate(m)),
+            Error::Locked(m) => Error::Locked(locate(m)),
+            Error::Version {
+                found,
+                supported,
+                file,
+            } if file.is_empty() => Error::Version {
+                found,
+                supported,
+                file: name,
+            },
+            e => e,
+        }
+    }
+}
+
+fn newer_schema(file: &str, found: u64, supported: u64) -> String {
+    let what = format!(
+        "the store has schema version {found}, newer than the {supported} this library supports"
+    );
+    match file {
+        "" => what,
+        file => format!("{file}: {what}"),
     }
 }
 

@@ -52,6 +52,26 @@ pub type Migration = fn(&mut dyn WriteTx) -> Result<()>;
 /// Migrations in order; `MIGRATIONS[i]` upgrades version `i + 1` to `i + 2`.
 pub const MIGRATIONS: &[Migration] = &[];
 
+/// Whether a file's metadata makes it a store this library may open, judged before
+/// anything is written to it: `version` is its schema version, `tables` every table it
+/// holds. A file with no tables at all is a new store.
+pub fn recognise(version: Option<u64>, tables: &[String]) -> Result<()> {
+    match version {
+        Some(0) => Err(Error::corrupt("schema version 0")),
+        Some(found) if found > SCHEMA_VERSION => Err(Error::Version {
+            found,
+            supported: SCHEMA_VERSION,
+            file: String::new(),
+        }),
+        Some(_) => Ok(()),
+        None if tables.is_empty() => Ok(()),
+        None => Err(Error::corrupt(format!(
+            "not an lnpaystore store: it has no store metadata and holds other tables ({})",
+            tables.join(", ")
+        ))),
+    }
+}
+
 pub fn get_u64(tx: &dyn super::ReadTx, table: &str, key: &[u8]) -> Result<Option<u64>> {
     match tx.get(table, key)? {
         None => Ok(None),
@@ -83,6 +103,7 @@ pub(crate) fn prepare_with(
             return Err(Error::Version {
                 found,
                 supported: current,
+                file: String::new(),
             })
         }
         _ => {}
@@ -102,6 +123,7 @@ pub(crate) fn prepare_with(
             return Err(Error::Version {
                 found,
                 supported: current,
+                file: String::new(),
             });
         }
         if found == 0 {
@@ -177,7 +199,8 @@ mod tests {
             prepare_with(&b, 0, &[]),
             Err(Error::Version {
                 found: 1,
-                supported: 0
+                supported: 0,
+                file: String::new(),
             })
         );
     }

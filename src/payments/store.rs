@@ -116,11 +116,16 @@ impl Store {
             },
             ..RedbConfig::default()
         };
+        let path = path.as_ref();
         let backend: Arc<dyn Backend> = match options.read_only {
-            true => Arc::new(RedbBackend::open_read_only(path.as_ref(), config)?),
-            false => Arc::new(RedbBackend::open(path.as_ref(), config)?),
+            true => Arc::new(RedbBackend::open_read_only(path, config).map_err(|e| e.at(path))?),
+            false => {
+                // A file to refuse is refused before anything is written to it.
+                RedbBackend::check_file(path)?;
+                Arc::new(RedbBackend::open(path, config)?)
+            }
         };
-        Self::with_backend(backend, options)
+        Self::with_backend(backend, options).map_err(|e| e.at(path))
     }
 
     #[cfg(feature = "postgres")]

@@ -128,6 +128,7 @@ fn check(client: &mut impl GenericClient, present: &[String]) -> Result<()> {
         return Err(Error::Version {
             found: found as u64,
             supported: SCHEMA_VERSION as u64,
+            file: String::new(),
         });
     }
     if found < 1 {

@@ -9,9 +9,9 @@ pub(super) fn map_err(e: impl Into<redb::Error>) -> Error {
             Error::Locked("the store file is open in another process or handle".into())
         }
         redb::Error::Corrupted(m) => Error::Corrupt(m),
-        redb::Error::UpgradeRequired(v) => {
-            Error::Corrupt(format!("file has unsupported redb format version {v}"))
-        }
+        redb::Error::UpgradeRequired(v) => Error::Corrupt(format!(
+            "not an lnpaystore store: a file format this library does not read ({v})"
+        )),
         // redb reports a foreign or damaged file header as invalid data, and a file cut
         // short as an unexpected end.
         redb::Error::Io(e)
@@ -20,7 +20,13 @@ pub(super) fn map_err(e: impl Into<redb::Error>) -> Error {
                 std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
             ) =>
         {
-            Error::Corrupt(e.to_string())
+            match e.to_string() {
+                // The file header: no database of the engine's at all.
+                m if m.starts_with("Not a redb database") => {
+                    Error::corrupt("not an lnpaystore store (or its header is damaged)")
+                }
+                m => Error::Corrupt(m),
+            }
         }
         redb::Error::Io(e) => Error::Io(e.to_string()),
         redb::Error::PreviousIo => Error::Io("an earlier I/O error; reopen the store".into()),

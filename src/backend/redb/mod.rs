@@ -8,11 +8,14 @@
 //! - `scratch`: read-only opens (the file behind an in-memory layer).
 //! - `backup`: the online backup.
 //! - `failure`: one failed write refuses every later one.
+//! - `files`: recognising a store file before writing to it, the log's lock, directory
+//!   syncs.
 
 mod backup;
 mod close;
 mod errors;
 mod failure;
+mod files;
 mod guard;
 mod log;
 mod scratch;
@@ -28,6 +31,7 @@ use super::wal::{DurableCallback, FileLog, LogFile, Wal};
 use super::{Backend, ReadTx, WriteTx};
 use crate::error::{Error, Result};
 use errors::{log_error, map_err};
+use files::LogLock;
 use guard::{drop_without_writing, guarded};
 use tx::RedbRead;
 
@@ -84,24 +88,62 @@ pub struct RedbBackend {
     checkpoint_due: AtomicU64,
     /// The first failed write of the file or the log (`failure`).
     failure: Mutex<Option<String>>,
+    /// Held from open to close (`open` only; an embedder's log is its own affair).
+    log_lock: Mutex<Option<LogLock>>,
 }
 
 impl RedbBackend {
+    /// Opens (creating if missing) the store file at `path` and its write-ahead log,
+    /// locking both; errors name the path.
     pub fn open(path: &Path, config: RedbConfig) -> Result<RedbBackend> {
+        Self::open_file(path, config).map_err(|e| e.at(path))
+    }
+
+    /// Judges an existing file without writing to it (see `files`): what a store open
+    /// calls before `open`, so that a file it refuses is left byte-identical.
+    pub fn check_file(path: &Path) -> Result<()> {
+        files::check_store_file(path).map_err(|e| e.at(path))
+    }
+
+    fn open_file(path: &Path, config: RedbConfig) -> Result<RedbBackend> {
         if path.is_dir() {
-            return Err(Error::Io(format!("{} is a directory", path.display())));
+            return Err(Error::Io("is a directory".into()));
         }
+        let created = !path.exists();
         let file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .open(path)
-            .map_err(|e| map_err(redb::Error::Io(e)))?;
-        // Takes the file lock (a second open gets `Locked`) before the log is touched.
-        let file = redb::backends::FileBackend::new(file).map_err(map_err)?;
-        let log = FileLog::open(path).map_err(|e| log_error("open", e))?;
-        Self::with_storage(file, Arc::new(log), config)
+            .map_err(|e| Error::Io(e.to_string()))?;
+        let refuse = |e: Error| {
+            if created {
+                // Ours, and empty of anything: a refused open leaves nothing behind.
+                let _ = std::fs::remove_file(path);
+            }
+            e
+        };
+        let storage = redb::backends::FileBackend::new(file).map_err(map_err)?;
+        // redb takes the file lock here, before the log is touched.
+        let db = Self::open_database(storage, config).map_err(refuse)?;
+        let opened = LogLock::take(path).and_then(|lock| {
+            let log = FileLog::open(path).map_err(|e| log_error("open", e))?;
+            if config.durable {
+                files::sync_parent(path)?;
+            }
+            Ok((lock, log))
+        });
+        let (lock, log) = match opened {
+            Ok(opened) => opened,
+            Err(e) => {
+                drop_without_writing(db);
+                return Err(refuse(e));
+            }
+        };
+        let mut backend = Self::start(db, Arc::new(log), config)?;
+        backend.log_lock = Mutex::new(Some(lock));
+        Ok(backend)
     }
 
     /// Opens over any redb storage and write-ahead log (an embedder's own file layer;
@@ -112,12 +154,20 @@ impl RedbBackend {
         log: Arc<dyn LogFile>,
         config: RedbConfig,
     ) -> Result<RedbBackend> {
-        let db = guarded("open", || {
+        Self::start(Self::open_database(storage, config)?, log, config)
+    }
+
+    fn open_database(storage: impl redb::StorageBackend, config: RedbConfig) -> Result<Database> {
+        guarded("open", || {
             redb::Builder::new()
                 .set_cache_size(config.cache_size_bytes)
                 .create_with_backend(storage)
                 .map_err(map_err)
-        })?;
+        })
+    }
+
+    /// Replays the log into the opened database and starts the log's sync thread.
+    fn start(db: Database, log: Arc<dyn LogFile>, config: RedbConfig) -> Result<RedbBackend> {
         let lsn = match guarded("replay", || log::replay(&db, log.as_ref())) {
             Ok(lsn) => lsn,
             Err(e) => {
@@ -142,6 +192,7 @@ impl RedbBackend {
             read_only: false,
             checkpoint_due: AtomicU64::new(log::first_checkpoint_bytes(config.checkpoint_bytes)),
             failure: Mutex::new(None),
+            log_lock: Mutex::new(None),
         })
     }
 
@@ -230,7 +281,15 @@ impl Backend for RedbBackend {
     }
 
     fn close(&self) -> Result<()> {
-        self.close_store()
+        let closed = self.close_store();
+        // After the log's removal: the store file's lock still covered it until now.
+        drop(
+            self.log_lock
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+        );
+        closed
     }
 
     fn read_only(&self) -> bool {
