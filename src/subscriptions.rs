@@ -27,8 +27,11 @@ struct QueueState {
     snapshot_epoch: u64,
     /// The initial snapshot is in place; until then `next` waits.
     primed: bool,
-    /// A single-payment stream delivered its terminal event.
+    /// A single-payment stream delivered its terminal event, or its payment was deleted.
     ended: bool,
+    /// A single-payment stream's payment, once primed: a state of another payment with
+    /// the same hash (deleted, then initiated again) ends the stream instead.
+    sequence_num: Option<u64>,
     closed: bool,
 }
 
@@ -49,6 +52,12 @@ impl Queue {
         if s.closed || s.ended || (s.primed && epoch <= s.snapshot_epoch) {
             return;
         }
+        if s.sequence_num.is_some_and(|n| n != payment.sequence_num) {
+            s.ended = true;
+            drop(s);
+            self.ready.notify_all();
+            return;
+        }
         s.events.push_back((epoch, payment.clone()));
         drop(s);
         self.ready.notify_one();
@@ -60,6 +69,19 @@ impl Queue {
         let mut s = self.lock();
         s.snapshot_epoch = epoch;
         s.events.retain(|(e, _)| *e > epoch);
+        if self.hash.is_some() {
+            let followed = initial.first().map(|p| p.sequence_num);
+            s.sequence_num = followed;
+            // Buffered states of a later payment with this hash end the stream there.
+            if let Some(other) = s
+                .events
+                .iter()
+                .position(|(_, p)| Some(p.sequence_num) != followed)
+            {
+                s.events.truncate(other);
+                s.ended = true;
+            }
+        }
         for p in initial.into_iter().rev() {
             s.events.push_front((epoch, Arc::new(p)));
         }
@@ -124,6 +146,21 @@ impl Registry {
         for p in events.iter().filter(|p| p.terminated()) {
             if let Some(list) = subs.by_hash.remove(&p.hash) {
                 self.count.fetch_sub(list.len(), Ordering::AcqRel);
+            }
+        }
+    }
+
+    /// Ends the single-payment streams of a deleted payment, after the states they have
+    /// queued.
+    pub fn deleted(&self, hash: &PaymentHash) {
+        if self.count.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let mut subs = self.lock();
+        if let Some(list) = subs.by_hash.remove(hash) {
+            self.count.fetch_sub(list.len(), Ordering::AcqRel);
+            for (_, q) in list {
+                q.finish();
             }
         }
     }

@@ -255,3 +255,34 @@ fn paging_forwards_and_backwards_visits_everything_once() {
     assert_eq!(seen, all);
     assert_eq!(back, all);
 }
+
+#[test]
+fn the_widest_date_window_holds_a_payment_created_at_the_last_nanosecond() {
+    let (_dir, store) = temp_store();
+    let (_, last) = payment(1);
+    let (_, first) = payment(2);
+    let mut info = creation(1000, 10);
+    info.creation_time_ns = i64::MAX;
+    store.init_payment(&last, info).unwrap();
+    info = creation(1000, 10);
+    info.creation_time_ns = 1_000_000_000; // the first nanosecond of second 1
+    store.init_payment(&first, info).unwrap();
+    let window = |start: i64, end: i64| {
+        let r = store
+            .query_payments(&Query {
+                include_incomplete: true,
+                creation_date_start: start,
+                creation_date_end: end,
+                ..Default::default()
+            })
+            .unwrap();
+        r.payments.iter().map(|p| p.hash).collect::<Vec<_>>()
+    };
+    let last_second = i64::MAX / 1_000_000_000;
+    assert_eq!(window(1, i64::MAX), [last, first]); // sequence order
+    assert_eq!(window(1, last_second), [last, first]);
+    assert_eq!(window(last_second, 0), [last]);
+    assert_eq!(window(1, last_second - 1), [first]);
+    assert!(window(last_second + 1, 0).is_empty());
+    assert!(window(i64::MAX, i64::MAX).is_empty());
+}

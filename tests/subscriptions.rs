@@ -247,3 +247,40 @@ fn closing_the_store_delivers_queued_events_first() {
         assert!(matches!(sub.next(WAIT), Err(Error::EndOfStream)));
     }
 }
+
+#[test]
+fn deleting_a_payment_ends_its_stream_and_a_new_payment_with_its_hash_is_not_streamed() {
+    let (_dir, store) = temp_store();
+    let (_, h) = payment(1);
+    store.init_payment(&h, creation(2000, 10)).unwrap();
+    let sub = store.subscribe_payment(&h).unwrap();
+    let first = sub.next(WAIT).unwrap();
+    assert_eq!(first.status, PaymentStatus::Initiated);
+    store.delete_payment(&h, false).unwrap();
+    assert!(matches!(sub.next(WAIT), Err(Error::EndOfStream)));
+    // The hash initiated again is another payment: not this stream's.
+    store.init_payment(&h, creation(3000, 20)).unwrap();
+    assert!(matches!(sub.next(POLL), Err(Error::EndOfStream)));
+    let again = store.subscribe_payment(&h).unwrap();
+    let p = again.next(WAIT).unwrap();
+    assert_ne!(p.sequence_num, first.sequence_num);
+}
+
+#[test]
+fn bulk_deletion_ends_the_streams_of_the_payments_it_deletes() {
+    let (_dir, store) = temp_store();
+    let (_, kept) = payment(1);
+    let (_, gone) = payment(2);
+    store.init_payment(&kept, creation(1000, 10)).unwrap();
+    store
+        .register_attempt(&kept, attempt(1, 1000, None))
+        .unwrap(); // in flight: bulk deletion keeps it
+    store.init_payment(&gone, creation(1000, 10)).unwrap();
+    let kept_sub = store.subscribe_payment(&kept).unwrap();
+    let gone_sub = store.subscribe_payment(&gone).unwrap();
+    kept_sub.next(WAIT).unwrap();
+    gone_sub.next(WAIT).unwrap();
+    assert_eq!(store.delete_payments(false, false).unwrap(), 1);
+    assert!(matches!(gone_sub.next(WAIT), Err(Error::EndOfStream)));
+    assert!(matches!(kept_sub.next(POLL), Err(Error::Timeout)));
+}

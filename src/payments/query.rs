@@ -57,20 +57,28 @@ pub fn has_window(q: &Query) -> bool {
     q.creation_date_start != 0 || q.creation_date_end != 0
 }
 
-/// Converts the inclusive second bounds of a query to a nanosecond window.
+/// Converts the inclusive second bounds of a query to an inclusive nanosecond window;
+/// `start > end` when no nanosecond can match. A bound past the nanoseconds an `i64`
+/// holds is clamped to the last one, so the widest window ends at `i64::MAX` itself.
 pub fn window_ns(q: &Query) -> (i64, i64) {
-    let start = if q.creation_date_start == 0 {
-        i64::MIN
-    } else {
-        q.creation_date_start.saturating_mul(1_000_000_000)
+    const NS: i64 = 1_000_000_000;
+    // The first nanosecond of second `s`, or where it would be.
+    let first_ns = |s: i64| s.checked_mul(NS).ok_or(s > 0);
+    let start = match q.creation_date_start {
+        0 => i64::MIN,
+        s => match first_ns(s) {
+            Ok(ns) => ns,
+            Err(true) => return (i64::MAX, i64::MIN), // after every nanosecond
+            Err(false) => i64::MIN,
+        },
     };
-    let end = if q.creation_date_end == 0 {
-        i64::MAX
-    } else {
-        q.creation_date_end
-            .saturating_add(1)
-            .saturating_mul(1_000_000_000)
-            .saturating_sub(1)
+    let end = match q.creation_date_end {
+        0 => i64::MAX,
+        s => match s.checked_add(1).map(first_ns) {
+            Some(Ok(ns)) => ns.saturating_sub(1),
+            Some(Err(false)) => return (i64::MAX, i64::MIN), // before every nanosecond
+            Some(Err(true)) | None => i64::MAX,
+        },
     };
     (start, end)
 }

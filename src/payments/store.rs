@@ -339,6 +339,9 @@ impl Store {
                 ops::delete_by_hash(w, view, &hash, failed_attempts_only).map(|()| None)
             }),
         )?;
+        if !failed_attempts_only {
+            self.registry.deleted(&hash);
+        }
         Ok(())
     }
 
@@ -356,21 +359,30 @@ impl Store {
             let Some(&last) = seqs.last() else {
                 return Ok(deleted);
             };
-            deleted += engine::write(self.engine.as_ref(), |w| {
+            let (n, gone) = engine::write(self.engine.as_ref(), |w| {
                 // Before the commit: the writer's next transaction, which can only begin
                 // after this one ends, must not trust its cache.
                 self.committer.invalidate_cache();
                 let mut n = 0;
+                let mut gone = Vec::new();
                 // Those deleted or re-initiated since the read are missing.
                 for p in w.load_by_seqs(&seqs)? {
                     let wanted = p.status != PaymentStatus::InFlight
                         && (!failed_only || p.status == PaymentStatus::Failed);
+                    let hash = p.hash;
                     if wanted && ops::delete(w, p, failed_attempts_only)? {
                         n += 1;
+                        if !failed_attempts_only {
+                            gone.push(hash);
+                        }
                     }
                 }
-                Ok(n)
+                Ok((n, gone))
             })?;
+            deleted += n;
+            for hash in &gone {
+                self.registry.deleted(hash);
+            }
             cursor = last;
         }
     }
