@@ -205,3 +205,22 @@ fn a_store_whose_log_is_held_elsewhere_is_locked() {
     );
     squatter.close().unwrap();
 }
+
+#[test]
+fn a_second_open_of_a_live_store_is_locked_and_creates_no_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("held.db");
+    let holder = Store::open(&path, fast_options()).unwrap(); // no_sync: no log of its own
+    pay(&holder, 1, 1000, 10);
+    let before = std::fs::read(&path).unwrap();
+    for options in [durable(), fast_options()] {
+        let r = Store::open(&path, options).map(|_| ());
+        assert!(matches!(r, Err(Error::Locked(_))), "{r:?}");
+    }
+    assert!(!log_of(&path).exists(), "the refused open created a log");
+    assert!(
+        std::fs::read(&path).unwrap() == before,
+        "the refused open wrote"
+    );
+    holder.close().unwrap();
+}
