@@ -46,6 +46,8 @@ lint:
 	$(CARGO) fmt --all -- --check
 	cd fuzz && $(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --features "$(FEATURES)" -- -D warnings
+	# The default build (no features) must be as clean: what a Rust dependent compiles.
+	$(CARGO) clippy --lib -- -D warnings
 
 ## The versions agree: CHANGELOG, Cargo.lock, the Python binding's ABI version.
 versions:

@@ -15,6 +15,10 @@ mod table;
 
 pub use handle::{McOptions, McStats, MissionControl};
 pub(crate) use namespaces::Namespaces;
+pub(crate) use table::KvTable;
 pub use table::McTable;
+// Only the PostgreSQL table uses these from outside the module.
+#[cfg(feature = "postgres")]
+pub(crate) use table::check_namespace;
+#[cfg(feature = "postgres")]
 pub use table::RowVisitor;
-pub(crate) use table::{check_namespace, KvTable};
