@@ -1,5 +1,5 @@
-// Command lnd-import-bench measures the lnd importer end to end (TARGETS.md, the
-// import scenario's lnd part): it generates a channel.db with lnd's own payments store
+// Command lnd-import-bench measures the lnd importer end to end (docs/performance.md,
+// the import scenario's lnd part): it generates a channel.db with lnd's own payments store
 // (3-hop routes, a mix of states; kept and reused in --dir), then imports it into a
 // fresh durable store, and reports where the time goes: lnd's reading and decoding
 // alone, the store's import alone (payments converted beforehand), and both together
