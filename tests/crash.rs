@@ -18,44 +18,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use common::churn::{mc_options, mc_result, number};
 use common::{attempt, creation, fail_info, mpp, payment, settle};
 use lnpaystore::*;
 
 const CHILD_ENV: &str = "LPS_CRASH_CHILD";
 const WORKERS: u64 = 6;
-
-/// Payment numbers: run ‖ worker ‖ index. Even indexes succeed (two MPP shards), odd
-/// ones fail; only failed payments are bulk-deleted, so what disappears is known.
-fn number(run: u64, worker: u64, i: u64) -> u64 {
-    run * 10_000_000 + worker * 1_000_000 + i
-}
-
-fn mc_options() -> McOptions {
-    McOptions {
-        max_records: 0,
-        flush_interval: Duration::from_secs(3600),
-    }
-}
-
-fn mc_result(id: u64) -> McResult {
-    McResult {
-        id,
-        time_forwarded_ns: id as i64,
-        time_reply_ns: id as i64 + 1,
-        route: McRoute {
-            source_pub_key: [2; 33],
-            total_amount_msat: 1000,
-            hops: vec![McHop {
-                channel_id: id,
-                pub_key: [3; 33],
-                amt_to_forward_msat: 1000,
-                has_blinding_point: false,
-                has_custom_records: false,
-            }],
-        },
-        failure: None,
-    }
-}
 
 struct Acks(Mutex<File>);
 

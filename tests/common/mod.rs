@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+pub mod churn;
 #[cfg(feature = "postgres")]
 pub mod pg;
 #[cfg(feature = "postgres")]
