@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -309,4 +310,29 @@ func TestErrorMessagesStayWithTheirCall(t *testing.T) {
 		}(g)
 	}
 	wg.Wait()
+}
+
+func TestAnOperationOverMaxOperationBytesIsRefusedAndWritesNothing(t *testing.T) {
+	s := openTest(t)
+	// Records of the largest allowed length each, enough of them to pass the limit.
+	big := make([]byte, 1<<20)
+	records := func(n int) map[uint64][]byte {
+		m := make(map[uint64][]byte, n)
+		for i := 0; i < n; i++ {
+			m[65536+uint64(i)] = big
+		}
+		return m
+	}
+	over := MaxOperationBytes/len(big) + 1
+	_, hash := newPreimage()
+	info := &CreationInfo{Value: 1_000, CreationTime: t0, FirstHopCustomRecords: records(over)}
+	err := s.InitPayment(hash, info)
+	if !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "limit") {
+		t.Fatalf("InitPayment of %d MiB of records: %v, want ErrInvalidArgument naming the limit", over, err)
+	}
+	if _, err := s.FetchPayment(hash); !errors.Is(err, ErrPaymentNotInitiated) {
+		t.Fatalf("a refused payment was written: FetchPayment: %v", err)
+	}
+	info.FirstHopCustomRecords = records(over - 2)
+	check(t, s.InitPayment(hash, info))
 }

@@ -11,6 +11,11 @@ import (
 // and deletions. A nil info/attempt/settle/fail pointer is passed to C as NULL and
 // reported as ErrNullArgument.
 
+// MaxOperationBytes is the most bytes one operation may store: a payment's creation
+// info, an attempt with its route, a settle or failure, a mission-control result, one
+// imported payment. More fails with ErrInvalidArgument and writes nothing.
+const MaxOperationBytes = C.LPS_MAX_OPERATION_BYTES
+
 // cHash points C at a hash for the duration of one call (Go memory without
 // pointers, which cgo allows).
 func cHash(h *Hash) *C.uint8_t { return (*C.uint8_t)(unsafe.Pointer(&h[0])) }

@@ -173,6 +173,8 @@ def test_enums_and_constants_match_the_header() -> None:
     assert f"#define LPS_ABI_VERSION {_ffi.ABI_VERSION}\n" in text
     assert "#define LPS_MAX_BYTES_LEN (1 << 20)" in text
     assert f"#define LPS_MAX_ARRAY_LEN {_ffi.LPS_MAX_ARRAY_LEN}" in text
+    assert "#define LPS_MAX_OPERATION_BYTES (4 << 20)" in text
+    assert lnpaystore.MAX_OPERATION_BYTES == _ffi.LPS_MAX_OPERATION_BYTES == 4 << 20
 
 
 def test_loaded_library_reports_its_versions() -> None:

@@ -512,3 +512,17 @@ def test_time_conversion_is_exact_to_the_microsecond(store: Store) -> None:
     s = new_secret()
     store.init_payment(s.hash, creation(1, s, creation_time=t))
     assert store.fetch_payment(s.hash).info.creation_time == t
+
+
+def test_an_operation_over_the_size_limit_is_refused_and_writes_nothing(store: Store) -> None:
+    big = bytes(ffi.LPS_MAX_BYTES_LEN)
+    over = lnpaystore.MAX_OPERATION_BYTES // len(big) + 1
+    secret = new_secret()
+    records = {65536 + i: big for i in range(over)}
+    with pytest.raises(errors.InvalidArgument, match="limit"):
+        store.init_payment(secret.hash, creation(1_000, secret, first_hop_custom_records=records))
+    with pytest.raises(errors.PaymentNotInitiated):
+        store.fetch_payment(secret.hash)
+    del records[65536], records[65537]
+    store.init_payment(secret.hash, creation(1_000, secret, first_hop_custom_records=records))
+    assert len(store.fetch_payment(secret.hash).info.first_hop_custom_records) == over - 2

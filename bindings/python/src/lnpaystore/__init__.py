@@ -60,6 +60,11 @@ except _metadata.PackageNotFoundError:  # imported from a source tree, not insta
 #: The C ABI version this package was written for.
 ABI_VERSION = _ffi.ABI_VERSION
 
+#: The most bytes one operation may store: a payment's creation info, an attempt with
+#: its route, a settle or failure, a mission-control result, one imported payment.
+#: More raises ``InvalidArgument`` and writes nothing.
+MAX_OPERATION_BYTES = _ffi.LPS_MAX_OPERATION_BYTES
+
 
 def library_version() -> str:
     """The version of the loaded C library (its crate version)."""
@@ -94,6 +99,7 @@ def status_name(code: int) -> str:
 
 __all__ = [
     "ABI_VERSION",
+    "MAX_OPERATION_BYTES",
     "Amp",
     "AttemptInfo",
     "CreationInfo",

@@ -39,6 +39,7 @@ ENV_LIB = "LNPAYSTORE_LIB"
 LPS_MAX_BYTES_LEN = 1 << 20
 LPS_MAX_ARRAY_LEN = 65535
 LPS_MAX_IMPORT_PAYMENTS = 1 << 20
+LPS_MAX_OPERATION_BYTES = 4 << 20
 
 # LpsStatus is a C enum: an int in every ABI we target.
 LpsStatus = c_int
