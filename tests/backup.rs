@@ -5,40 +5,14 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{attempt, creation, fail, fast_options, pay, payment, settle};
+use common::{attempt, creation, fail, fast_options, mc_result, pay, payment, settle, with_suffix};
 use lnpaystore::*;
-
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
-fn mc_result(id: u64) -> McResult {
-    McResult {
-        id,
-        time_forwarded_ns: 10,
-        time_reply_ns: 11 + id as i64,
-        route: McRoute {
-            source_pub_key: [2; 33],
-            total_amount_msat: 1000,
-            hops: vec![McHop {
-                channel_id: 7,
-                pub_key: [3; 33],
-                amt_to_forward_msat: 1000,
-                has_blinding_point: false,
-                has_custom_records: false,
-            }],
-        },
-        failure: None,
-    }
-}
 
 fn all_payments(store: &Store) -> Vec<Payment> {
     store

@@ -18,7 +18,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::churn::{mc_options, mc_result, number};
+use common::churn::{mc_options, number};
+use common::mc_result;
 use common::{attempt, creation, fail_info, mpp, payment, settle};
 use lnpaystore::*;
 

@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{attempt, creation, fail, fail_info, pay, payment, settle};
+use common::{attempt, creation, fail, fail_info, mc_result, pay, payment, settle, with_suffix};
 use lnpaystore::*;
 use sha2::{Digest, Sha256};
 
@@ -19,9 +19,7 @@ fn read_only() -> Options {
 }
 
 fn log_path(store: &Path) -> PathBuf {
-    let mut name = store.as_os_str().to_owned();
-    name.push("-log");
-    PathBuf::from(name)
+    with_suffix(store, "-log")
 }
 
 /// Every file of the directory with its SHA-256 and modification time.
@@ -72,26 +70,6 @@ fn fill_rest(store: &Store) {
     store
         .register_attempt(&hash, attempt(1, 500, None))
         .unwrap();
-}
-
-fn mc_result(id: u64) -> McResult {
-    McResult {
-        id,
-        time_forwarded_ns: 10,
-        time_reply_ns: 11,
-        route: McRoute {
-            source_pub_key: [2; 33],
-            total_amount_msat: 1000,
-            hops: vec![McHop {
-                channel_id: 7,
-                pub_key: [3; 33],
-                amt_to_forward_msat: 1000,
-                has_blinding_point: false,
-                has_custom_records: false,
-            }],
-        },
-        failure: None,
-    }
 }
 
 /// Reads everything `fill` wrote, then tries every change.

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use lnpaystore::{McHop, McOptions, McResult, McRoute};
+use lnpaystore::McOptions;
 
 /// Payment numbers: run ‖ worker ‖ index. Even indexes succeed (two MPP shards), odd
 /// ones fail; only failed payments are bulk-deleted, so what disappears is known.
@@ -15,25 +15,5 @@ pub fn mc_options() -> McOptions {
     McOptions {
         max_records: 0,
         flush_interval: Duration::from_secs(3600),
-    }
-}
-
-pub fn mc_result(id: u64) -> McResult {
-    McResult {
-        id,
-        time_forwarded_ns: id as i64,
-        time_reply_ns: id as i64 + 1,
-        route: McRoute {
-            source_pub_key: [2; 33],
-            total_amount_msat: 1000,
-            hops: vec![McHop {
-                channel_id: id,
-                pub_key: [3; 33],
-                amt_to_forward_msat: 1000,
-                has_blinding_point: false,
-                has_custom_records: false,
-            }],
-        },
-        failure: None,
     }
 }

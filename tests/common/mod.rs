@@ -1,7 +1,7 @@
 //! Fixtures shared by the integration tests.
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub mod churn;
 #[cfg(feature = "postgres")]
@@ -254,4 +254,32 @@ pub fn assert_counts_consistent(store: &Store) {
         .collect();
     assert_eq!(inflight, expected, "in-flight index matches derived status");
     store.check_integrity().expect("integrity check");
+}
+
+/// Mission-control result `id`: a one-hop success, forwarded at `id` ns, replied 1 ns later.
+pub fn mc_result(id: u64) -> McResult {
+    McResult {
+        id,
+        time_forwarded_ns: id as i64,
+        time_reply_ns: id as i64 + 1,
+        route: McRoute {
+            source_pub_key: [2; 33],
+            total_amount_msat: 1000,
+            hops: vec![McHop {
+                channel_id: id,
+                pub_key: [3; 33],
+                amt_to_forward_msat: 1000,
+                has_blinding_point: false,
+                has_custom_records: false,
+            }],
+        },
+        failure: None,
+    }
+}
+
+/// `path` with `suffix` appended to its file name (`db` → `db-log`).
+pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }

@@ -317,7 +317,8 @@ def test_list_in_flight_reads_the_index(db_path: Path, monkeypatch: pytest.Monke
 
     monkeypatch.setattr(Store, "query_payments", no_scan)
     assert indexes(run("--db", db_path, "--json", "list", "--status", "in_flight")) == [11, 8, 5, 2]
-    r = run(
+    # In flight or initiated, days 1 and 2, three a page.
+    page = (
         "--db",
         db_path,
         "--json",
@@ -333,26 +334,10 @@ def test_list_in_flight_reads_the_index(db_path: Path, monkeypatch: pytest.Monke
         "--limit",
         "3",
     )
+    r = run(*page)
     assert indexes(r) == [9, 8, 6]  # days 1 and 2: 4..6 and 7..9, paid ones left out
     assert r.json()["next_index_offset"] == "6"
-    r = run(
-        "--db",
-        db_path,
-        "--json",
-        "list",
-        "--status",
-        "in-flight",
-        "--status",
-        "initiated",
-        "--since",
-        "2024-01-02",
-        "--until",
-        "2024-01-03",
-        "--limit",
-        "3",
-        "--offset",
-        "6",
-    )
+    r = run(*page, "--offset", "6")
     assert indexes(r) == [5]
     r = run(
         "--db",
