@@ -328,7 +328,12 @@ fn install_quiet_panic_hook() {
         if std::thread::panicking() {
             // A panic while unwinding aborts the process: say where, for `known_crash`.
             let trace = std::backtrace::Backtrace::force_capture().to_string();
-            let in_commit = trace.contains("redb::transactions::WriteTransaction::durable_commit");
+            // Any of redb's commit paths: `commit_with` / `commit_inner_helper` (also from
+            // its closing commit in `Database::drop`), `durable_commit` where it is not
+            // inlined.
+            let in_commit = trace.lines().any(|l| {
+                l.contains("redb::transactions::WriteTransaction::") && l.contains("commit")
+            });
             // Straight to the file: the harness captures `eprintln!`, and the process is
             // about to abort.
             let note =
@@ -1044,7 +1049,12 @@ fn every_single_byte_flip_of_a_small_store() {
         let offset: usize = at.parse().unwrap();
         let stderr = std::fs::read_to_string(&stderr).unwrap_or_default();
         let why = known_crash(&stderr).unwrap_or("crash");
-        let line = format!("{offset:#x}^{:#04x}: {status}: {why}", sweep_mask(offset));
+        let mut line = format!("{offset:#x}^{:#04x}: {status}: {why}", sweep_mask(offset));
+        // The child's last words say where it aborted.
+        for l in stderr.lines().filter(|l| l.contains("panic")).take(4) {
+            line.push_str("\n      ");
+            line.push_str(l);
+        }
         if why == DEFECT_COMMIT_ABORT {
             unfixed.push(line);
         } else {
