@@ -11,6 +11,13 @@
 #   LNPAYSTORE_TEST_PG_BIN=<directory of initdb, pg_ctl and postgres>
 #   LNPAYSTORE_TEST_PG_DATA=<the cluster's data directory>
 #   LNPAYSTORE_TEST_PG_OPTS=<the server options to start it with again (pg_ctl -o)>
+#   LNPAYSTORE_TEST_PG_TLS=<a directory: ca.crt, the root of the server's certificate;
+#       other-ca.crt, an unrelated root; client.crt and client.key, a client certificate
+#       of the role lnpaystore_cert>
+#
+# The server takes TLS (ssl = on, a throwaway CA and a certificate for localhost and
+# 127.0.0.1 made with the openssl tool at start) and plain connections alike; the role
+# lnpaystore_cert, if a test creates it, logs in over TLS with its client certificate only.
 #
 # so that tests can also restart the server (pg_ctl -D "$LNPAYSTORE_TEST_PG_DATA"). When
 # LNPAYSTORE_TEST_PG_URL is already set (an outer run of this script, or a server of the
@@ -94,6 +101,44 @@ chmod 700 "$dir"
     exit 1
 }
 
+# TLS: a throwaway CA, the server's certificate (localhost, 127.0.0.1) and a client's.
+if ! command -v openssl >/dev/null && [ "$(id -u)" -eq 0 ]; then
+    log "installing Debian's openssl package"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >&2
+fi
+tls_opts=""
+if command -v openssl >/dev/null; then
+    tls="$dir/tls"
+    mkdir "$tls"
+    ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+    ca=(-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign)
+    signed() { # NAME SUBJECT EXTENSIONS: a key and a certificate signed by ca.crt
+        openssl req -new "${ec[@]}" -subj "$2" -keyout "$tls/$1.key" -out "$tls/$1.csr" 2>/dev/null
+        printf '%s\n' "basicConstraints=CA:FALSE" "$3" >"$tls/$1.ext"
+        openssl x509 -req -in "$tls/$1.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" \
+            -CAcreateserial -days 2 -extfile "$tls/$1.ext" -out "$tls/$1.crt" 2>/dev/null
+    }
+    {
+        openssl req -x509 "${ec[@]}" "${ca[@]}" -days 2 -subj "/CN=lnpaystore test CA" \
+            -keyout "$tls/ca.key" -out "$tls/ca.crt" &&
+            openssl req -x509 "${ec[@]}" "${ca[@]}" -days 2 -subj "/CN=another CA" \
+                -keyout "$tls/other-ca.key" -out "$tls/other-ca.crt" &&
+            signed server /CN=localhost "subjectAltName=DNS:localhost,IP:127.0.0.1
+extendedKeyUsage=serverAuth" &&
+            signed client /CN=lnpaystore_cert "extendedKeyUsage=clientAuth"
+    } 2>"$dir/openssl.log" || { cat "$dir/openssl.log" >&2; log "making the TLS certificates failed"; exit 1; }
+    chmod 600 "$tls"/*.key
+    if [ ${#as[@]} -gt 0 ]; then
+        chown postgres: "$tls/server.key" "$tls/server.crt" "$tls/ca.crt"
+    fi
+    tls_opts=" -c ssl=on -c ssl_cert_file=$tls/server.crt -c ssl_key_file=$tls/server.key -c ssl_ca_file=$tls/ca.crt"
+    # The certificate's role logs in by its certificate only; everyone else as initdb set.
+    sed -i "1i hostssl all lnpaystore_cert 127.0.0.1/32 cert" "$data/pg_hba.conf"
+    export LNPAYSTORE_TEST_PG_TLS="$tls"
+else
+    log "no openssl tool: the cluster runs without TLS (its tests are skipped)"
+fi
+
 # A free port: the kernel picks one; another program may take it before the server
 # binds it, so a failed start tries again with a new one.
 free_port() {
@@ -104,7 +149,7 @@ port=""
 opts=""
 for _ in 1 2 3 4 5; do
     port="$(free_port)"
-    opts="-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir -c synchronous_commit=on -c max_connections=200"
+    opts="-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir -c synchronous_commit=on -c max_connections=200$tls_opts"
     if "${as[@]}" "$bin/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 60 -o "$opts" start >/dev/null; then
         started=1
         break

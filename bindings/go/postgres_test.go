@@ -57,7 +57,8 @@ func TestOpenDatabaseURL(t *testing.T) {
 }
 
 func TestOpenBadDatabaseURL(t *testing.T) {
-	_, err := Open("postgres://u:s3cret@127.0.0.1:1/d?sslmode=require", nil)
+	// verify-full without trusted roots (sslrootcert) is refused before connecting.
+	_, err := Open("postgres://u:s3cret@127.0.0.1:1/d?sslmode=verify-full", nil)
 	wantErr(t, err, ErrInvalidArgument)
 	if strings.Contains(err.Error(), "s3cret") {
 		t.Fatalf("the password leaked into the error: %v", err)

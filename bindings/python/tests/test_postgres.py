@@ -12,10 +12,12 @@ import subprocess
 import pytest
 from builders import pay
 
-from lnpaystore import InvalidArgument, Locked, PaymentStatus, Store
+from lnpaystore import InvalidArgument, Io, Locked, PaymentStatus, Store
 from lnpaystore.cli import main
 
 SERVER = os.environ.get("LNPAYSTORE_TEST_PG_URL", "")
+# The test cluster's certificates (ca.crt, other-ca.crt), where it has TLS.
+TLS = os.environ.get("LNPAYSTORE_TEST_PG_TLS", "")
 
 pytestmark = pytest.mark.skipif(
     not SERVER, reason="LNPAYSTORE_TEST_PG_URL is not set (run under ci/with-postgres.sh)"
@@ -55,8 +57,8 @@ def test_the_tool_takes_a_database_url(database_url: str) -> None:
 
 
 def test_a_bad_url_names_the_problem_without_the_password() -> None:
-    with pytest.raises(InvalidArgument, match="TLS") as e:
-        Store.open("postgres://u:s3cret@127.0.0.1:1/d?sslmode=require")
+    with pytest.raises(InvalidArgument, match="sslrootcert") as e:
+        Store.open("postgres://u:s3cret@127.0.0.1:1/d?sslmode=verify-full")
     assert "s3cret" not in str(e.value)
     out, err = io.StringIO(), io.StringIO()
     code = main(
@@ -76,3 +78,15 @@ def test_the_tool_refuses_to_compact_a_database(database_url: str) -> None:
     code = main(["--db", database_url, "compact", "--yes"], stdout=out, stderr=err)
     assert code != 0
     assert "nothing to compact" in err.getvalue()
+
+
+@pytest.mark.skipif(not TLS, reason="the test cluster has no TLS (LNPAYSTORE_TEST_PG_TLS)")
+def test_verify_full_with_the_clusters_root(database_url: str) -> None:
+    url = database_url.replace("@127.0.0.1:", "@localhost:", 1)
+    with Store.open(f"{url}&sslmode=verify-full&sslrootcert={TLS}/ca.crt") as store:
+        secret = pay(store)
+    wrong = f"{url}&sslmode=verify-full&sslrootcert={TLS}/other-ca.crt"
+    with pytest.raises(Io, match=r"@localhost:.*certificate"):
+        Store.open(wrong)
+    with Store.open(database_url) as store:
+        assert store.fetch_payment(secret.hash).status == PaymentStatus.SUCCEEDED

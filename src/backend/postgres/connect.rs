@@ -1,13 +1,16 @@
 //! Database URLs and connections: `postgres://` and `postgresql://` URLs with libpq's
-//! parameters (`?sslmode=disable&connect_timeout=5&options=-csearch_path%3Dpay`).
+//! parameters (`?sslmode=verify-full&sslrootcert=ca.pem&connect_timeout=5`); TLS in `tls`.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
-use postgres::config::{Host, SslMode};
-use postgres::{Client, NoTls};
+use postgres::config::Host;
+use postgres::Client;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::error::storage;
+use super::tls;
 use crate::error::{Error, Result};
 
 /// Waiting longer than this for a connection gives up (the URL's `connect_timeout`
@@ -29,6 +32,7 @@ pub fn is_database_url(location: &str) -> bool {
 #[derive(Clone)]
 pub struct PgUrl {
     config: postgres::Config,
+    tls: MakeRustlsConnect,
     target: String,
 }
 
@@ -47,7 +51,9 @@ impl PgUrl {
                 "a database URL starts with postgres:// or postgresql://",
             ));
         }
-        let mut config = postgres::Config::from_str(url).map_err(|e| {
+        let (rest, ours) = take_parameters(url, &tls::PARAMETERS)?;
+        let tls = tls::TlsParams::from_url(&ours)?;
+        let mut config = postgres::Config::from_str(&rest).map_err(|e| {
             // The crate's message is generic ("invalid connection string"); its source
             // names the parameter.
             match std::error::Error::source(&e) {
@@ -55,13 +61,7 @@ impl PgUrl {
                 None => Error::invalid(format!("database URL: {e}")),
             }
         })?;
-        if config.get_ssl_mode() == SslMode::Require {
-            return Err(Error::invalid(
-                "database URL: sslmode=require, but this library connects without TLS \
-                 (docs/postgres.md, TLS); use a local or tunnelled connection with \
-                 sslmode=disable or prefer",
-            ));
-        }
+        config.ssl_mode(tls.mode);
         if config.get_hosts().is_empty() {
             return Err(Error::invalid("database URL: no host"));
         }
@@ -75,7 +75,12 @@ impl PgUrl {
             config.tcp_user_timeout(DEFAULT_TCP_USER_TIMEOUT);
         }
         let target = describe(&config);
-        Ok(PgUrl { config, target })
+        let tls = tls.connector()?;
+        Ok(PgUrl {
+            config,
+            tls,
+            target,
+        })
     }
 
     /// `postgres://user@host:port/dbname`, without the password (for messages).
@@ -85,9 +90,7 @@ impl PgUrl {
 
     /// A new connection; failures name the target.
     pub fn connect(&self) -> Result<Client> {
-        self.config
-            .connect(NoTls)
-            .map_err(|e| storage(&format!("connect to {}", self.target), &e))
+        self.connect_with(&self.config)
     }
 
     /// A new connection that gives up after `limit` (for the lease's renewals, which
@@ -98,10 +101,62 @@ impl PgUrl {
         if config.get_connect_timeout().is_none_or(|t| *t > limit) {
             config.connect_timeout(limit);
         }
-        config
-            .connect(NoTls)
-            .map_err(|e| storage(&format!("connect to {}", self.target), &e))
+        self.connect_with(&config)
     }
+
+    fn connect_with(&self, config: &postgres::Config) -> Result<Client> {
+        config.connect(self.tls.clone()).map_err(|e| {
+            let mut err = storage(&format!("connect to {}", self.target), &e);
+            // rustls's word for a certificate signed by no root it trusts.
+            if let Error::Io(m) = &mut err {
+                if m.ends_with("UnknownIssuer") {
+                    m.push_str(" (the server's certificate chains to no root in sslrootcert)");
+                }
+            }
+            err
+        })
+    }
+}
+
+/// The URL with the parameters named in `ours` taken out of its query (the client's
+/// parser knows none of them), and their %-decoded values (the last one given wins).
+fn take_parameters(url: &str, ours: &[&str]) -> Result<(String, HashMap<String, String>)> {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut kept = Vec::new();
+    let mut taken = HashMap::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if !ours.contains(&name) {
+            kept.push(pair);
+            continue;
+        }
+        let value = percent_decode(value)
+            .ok_or_else(|| Error::invalid(format!("database URL: {name}: bad %-encoding")))?;
+        taken.insert(name.to_string(), value);
+    }
+    let rest = match kept.is_empty() {
+        true => base.to_string(),
+        false => format!("{base}?{}", kept.join("&")),
+    };
+    Ok((rest, taken))
+}
+
+/// `%XX` decoding of a URL query value (`+` stays itself, as libpq reads it).
+fn percent_decode(value: &str) -> Option<String> {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 fn describe(config: &postgres::Config) -> String {
@@ -160,13 +215,32 @@ mod tests {
     }
 
     #[test]
+    fn our_parameters_leave_the_url_and_the_rest_stays() {
+        let (rest, ours) = take_parameters(
+            "postgres://u@h/d?connect_timeout=3&sslmode=verify-full&sslrootcert=%2Ftmp%2Fca.pem&application_name=x",
+            &tls::PARAMETERS,
+        )
+        .unwrap();
+        assert_eq!(
+            rest,
+            "postgres://u@h/d?connect_timeout=3&application_name=x"
+        );
+        assert_eq!(ours["sslmode"], "verify-full");
+        assert_eq!(ours["sslrootcert"], "/tmp/ca.pem");
+        let (rest, _) =
+            take_parameters("postgres://u@h/d?sslmode=disable", &tls::PARAMETERS).unwrap();
+        assert_eq!(rest, "postgres://u@h/d");
+        assert!(take_parameters("postgres://u@h/d?sslrootcert=%zz", &tls::PARAMETERS).is_err());
+    }
+
+    #[test]
     fn bad_urls_are_invalid_arguments_that_say_why() {
         let invalid = |url: &str| match PgUrl::parse(url) {
             Err(Error::InvalidArgument(m)) => m,
             other => panic!("{url}: {other:?}"),
         };
         assert!(invalid("payments.db").contains("postgres://"));
-        assert!(invalid("postgres://u@h/d?sslmode=require").contains("TLS"));
+        assert!(invalid("postgres://u@h/d?sslmode=verify-full").contains("sslrootcert"));
         assert!(invalid("postgres://u@h/d?sslmode=bogus").contains("database URL"));
         assert!(invalid("postgres://u@h/d?nonsense=1").contains("nonsense"));
         assert!(!invalid("postgres://u:s3cret@h:notaport/d").contains("s3cret"));

@@ -2,6 +2,7 @@
 //! instead of a store file. This part holds what every PostgreSQL store shares:
 //!
 //! - `connect`: URLs (libpq parameters) and connections;
+//! - `tls`: TLS with libpq's `sslmode`, `sslrootcert`, `sslcert`, `sslkey`;
 //! - `schema`: the relational schema, created on first open and version-checked;
 //! - `lease`: the writer lease, its renewal and the fence every write runs;
 //! - `mc`: mission-control results in `mc_results`;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod lease;
 pub mod mc;
 pub mod schema;
+pub mod tls;
 
 pub use connect::{is_database_url, PgUrl};
 pub use lease::{Lease, LeaseConfig, DEFAULT_LEASE_DURATION, FENCE};
