@@ -123,9 +123,14 @@ define run_asan
 	$(ASAN_ENV) $(BUILD)/c/asan/outside
 endef
 
+# Under valgrind the stores in PostgreSQL connect without TLS: valgrind cannot follow
+# ring's assembly, and reports the AEAD tags it writes (which the server checks) as
+# uninitialised bytes sent; ctest-asan covers those cases over TLS.
 define run_valgrind
 	@echo "== C tests under valgrind"
-	$(VALGRIND) $(BUILD)/c/plain/ctests
+	url="$${LNPAYSTORE_TEST_PG_URL:-}"; \
+	case "$$url" in "") ;; *\?*) url="$$url&sslmode=disable" ;; *) url="$$url?sslmode=disable" ;; esac; \
+	LNPAYSTORE_TEST_PG_URL="$$url" $(VALGRIND) $(BUILD)/c/plain/ctests
 	$(VALGRIND) $(BUILD)/c/plain/outside
 endef
 

@@ -41,7 +41,10 @@ echo "pkg-config --cflags --libs lnpaystore: $cflags $libs"
 step "C: examples/demo.c with pkg-config's flags only"
 # shellcheck disable=SC2086 # word splitting of the flags is intended
 cc -std=c99 -Wall -Wextra -Werror -pedantic $cflags -o "$tmp/demo" "$root/examples/demo.c" $libs
-LD_LIBRARY_PATH="$lib" ldd "$tmp/demo" | grep -q "liblnpaystore.so.$abi => $lib/" ||
+# ldd's output is read whole first: `ldd | grep -q` under pipefail fails when grep stops
+# reading before ldd is done writing (SIGPIPE).
+needs="$(LD_LIBRARY_PATH="$lib" ldd "$tmp/demo")"
+grep -q "liblnpaystore.so.$abi => $lib/" <<<"$needs" ||
     fail "the demo does not load liblnpaystore.so.$abi from the prefix"
 LD_LIBRARY_PATH="$lib" "$tmp/demo" "$tmp/demo.db" | tail -n 3
 
@@ -49,7 +52,8 @@ step "C: the static archive, as docs/install.md writes it"
 # shellcheck disable=SC2086
 cc -std=c99 $cflags -o "$tmp/demo-static" "$root/examples/demo.c" \
     "$(pkg-config --variable=libdir lnpaystore)/liblnpaystore.a" -lutil -lrt -lpthread -lm -ldl
-! ldd "$tmp/demo-static" | grep -q lnpaystore || fail "demo-static needs liblnpaystore.so"
+needs="$(ldd "$tmp/demo-static")"
+! grep -q lnpaystore <<<"$needs" || fail "demo-static needs liblnpaystore.so"
 "$tmp/demo-static" "$tmp/demo-static.db" >/dev/null
 
 step "Go: tests/go-consumer against the installed library"
