@@ -1052,6 +1052,8 @@ LpsStatus lps_store_open(const char *path,
  means defaults (`cache_size_bytes` applies; the write options do not). Read-only
  opens share the file; a writer and a read-only open exclude each other
  (`LPS_STATUS_LOCKED`). A missing file gives `LPS_STATUS_IO` and is not created.
+ A PostgreSQL URL opened read-only takes no lease and writes nothing, so it reads
+ beside the database's live writer (a database without the tables: `LPS_STATUS_IO`).
  */
 LpsStatus lps_store_open_read_only(const char *path,
                                         const struct LpsOptions *opts,

@@ -323,3 +323,77 @@ fn a_read_only_file_system_with_a_log_to_replay() {
     let _ = Command::new("umount").arg(&mnt).status();
     result.unwrap();
 }
+
+/// A PostgreSQL store opened read-only: no lease, nothing written, beside a live writer.
+#[cfg(feature = "postgres")]
+mod database {
+    use super::*;
+    use common::pg;
+
+    /// A role that may only read the schema of `url`: a read-only open that wrote
+    /// anything (the lease, the schema, a row) would fail with "permission denied".
+    fn reader_url(url: &str) -> String {
+        let schema = url.rsplit("search_path%3D").next().unwrap();
+        pg::client(url)
+            .batch_execute(&format!(
+                "DO $$ BEGIN CREATE ROLE lnpaystore_reader LOGIN; \
+                 EXCEPTION WHEN duplicate_object THEN NULL; END $$; \
+                 GRANT USAGE ON SCHEMA {schema} TO lnpaystore_reader; \
+                 GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO lnpaystore_reader"
+            ))
+            .unwrap();
+        url.replacen("://postgres@", "://lnpaystore_reader@", 1)
+    }
+
+    fn lease_row(url: &str) -> (String, i64) {
+        let row = pg::client(url)
+            .query_one("SELECT holder, term FROM lease", &[])
+            .unwrap();
+        (row.get(0), row.get(1))
+    }
+
+    #[test]
+    fn a_database_reads_beside_its_writer_and_writes_nothing() {
+        let Some(url) = pg::fresh_schema_url("ro") else {
+            return;
+        };
+        let writer = Store::open(&url, Options::default()).unwrap();
+        fill(&writer);
+        let lease = lease_row(&url);
+        let reader = Store::open(reader_url(&url), read_only()).unwrap();
+        check_reads_and_refusals(&reader);
+        // The writer goes on; the reader sees its commits (without waiting for a commit
+        // of its own that never comes).
+        pay(&writer, 50, 1000, 1_700_000_050);
+        assert_eq!(reader.payment_counts().unwrap().total, 11);
+        let err = reader.backup(tempfile::tempdir().unwrap().path().join("copy.db"));
+        assert_eq!(err.unwrap_err().status(), LpsStatus::InvalidArgument);
+        assert_eq!(lease_row(&url), lease, "the writer's lease is untouched");
+        // A writer opens and closes beside it: read-only opens do not exclude one.
+        writer.close().unwrap();
+        let writer = Store::open(&url, Options::default()).unwrap();
+        assert_eq!(reader.fetch_inflight_payments().unwrap().len(), 1);
+        writer.close().unwrap();
+        reader.close().unwrap();
+    }
+
+    #[test]
+    fn a_database_without_a_store_is_refused_and_nothing_created() {
+        let Some(url) = pg::fresh_schema_url("ro_empty") else {
+            return;
+        };
+        match Store::open(&url, read_only()) {
+            Err(Error::Io(m)) => assert!(m.contains("no lnpaystore tables"), "{m}"),
+            other => panic!("expected Io, got {:?}", other.err()),
+        }
+        let tables: i64 = pg::client(&url)
+            .query_one(
+                "SELECT count(*) FROM information_schema.tables \
+                 WHERE table_schema = current_schema()",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(tables, 0);
+    }
+}

@@ -31,7 +31,9 @@ type Options struct {
 	// log (backups, snapshots, read-only media): a log left by a crash is replayed
 	// in memory only, and every change returns an error matching ErrReadOnly.
 	// Read-only opens share the file; a writer and a read-only open exclude each
-	// other (ErrLocked). A missing file is an error, never created.
+	// other (ErrLocked). A missing file is an error, never created. A PostgreSQL
+	// URL opened read-only takes no lease and writes nothing, so it reads beside the
+	// database's live writer.
 	ReadOnly bool
 }
 

@@ -112,6 +112,8 @@ pub extern "C" fn lps_store_open(
 /// means defaults (`cache_size_bytes` applies; the write options do not). Read-only
 /// opens share the file; a writer and a read-only open exclude each other
 /// (`LPS_STATUS_LOCKED`). A missing file gives `LPS_STATUS_IO` and is not created.
+/// A PostgreSQL URL opened read-only takes no lease and writes nothing, so it reads
+/// beside the database's live writer (a database without the tables: `LPS_STATUS_IO`).
 #[no_mangle]
 pub extern "C" fn lps_store_open_read_only(
     path: *const c_char,

@@ -71,7 +71,8 @@ pub struct Options {
     /// Opens an existing store without ever writing a byte to it or its log (backups,
     /// snapshots, read-only media): a pending log is replayed in memory only, and every
     /// change is refused with `ReadOnly`. Other read-only opens may share the file; a
-    /// writer and a read-only open exclude each other (`Locked`).
+    /// writer and a read-only open exclude each other (`Locked`). A database opened
+    /// read-only takes no lease and writes nothing, beside a live writer too.
     pub read_only: bool,
 }
 
@@ -130,13 +131,11 @@ impl Store {
 
     #[cfg(feature = "postgres")]
     fn open_database(url: &str, options: Options) -> Result<Store> {
-        if options.read_only {
-            // A reader of a database must not take the writer lease: not offered yet.
-            return Err(Error::invalid(
-                "read_only: a PostgreSQL store opens as its writer only (for now)",
-            ));
-        }
-        let engine = crate::backend::postgres::PgEngine::open(url)?;
+        use crate::backend::postgres::PgEngine;
+        let engine = match options.read_only {
+            true => PgEngine::open_read_only(url)?,
+            false => PgEngine::open(url)?,
+        };
         Self::with_engine(Arc::new(engine), options)
     }
 
@@ -210,7 +209,11 @@ impl Store {
     fn read<T>(&self, mut f: impl FnMut(&mut dyn Snapshot) -> Result<T>) -> Result<T> {
         self.check_open()?;
         let (epoch, value) = engine::read(self.engine.as_ref(), |s| Ok((s.epoch()?, f(s)?)))?;
-        self.committer.wait_durable(epoch)?;
+        // A read-only store commits nothing; what it reads was made durable by a writer
+        // (a database's writer elsewhere may be far ahead of this store's own epoch).
+        if !self.engine.read_only() {
+            self.committer.wait_durable(epoch)?;
+        }
         Ok(value)
     }
 

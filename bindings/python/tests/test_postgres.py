@@ -10,9 +10,9 @@ import os
 import subprocess
 
 import pytest
-from builders import pay
+from builders import creation, new_secret, pay
 
-from lnpaystore import InvalidArgument, Io, Locked, PaymentStatus, Store
+from lnpaystore import InvalidArgument, Io, Locked, PaymentStatus, ReadOnly, Store
 from lnpaystore.cli import main
 
 SERVER = os.environ.get("LNPAYSTORE_TEST_PG_URL", "")
@@ -54,6 +54,34 @@ def test_the_tool_takes_a_database_url(database_url: str) -> None:
     assert code == 0, err.getvalue()
     assert str(secret.hash) in out.getvalue()
     assert json.loads(out.getvalue())["payments"]
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_read_only_beside_the_writer(database_url: str) -> None:
+    with Store.open(database_url) as writer:
+        secret = pay(writer)
+        with Store.open(database_url, read_only=True) as reader:
+            assert reader.fetch_payment(secret.hash).status == PaymentStatus.SUCCEEDED
+            with pytest.raises(ReadOnly, match="init_payment"):
+                reader.init_payment(new_secret().hash, creation(1000))
+            later = pay(writer)
+            assert reader.payment_counts().succeeded == 2
+        # The tool's read commands take no lease: they run while the node writes.
+        for argv in (["counts"], ["list"], ["show", str(later.hash)], ["inflight"], ["export"]):
+            code, _, err = run("--db", database_url, *argv)
+            assert code == 0, (argv, err)
+        assert str(later.hash) in run("--db", database_url, "export")[1]
+        code, _, err = run("--db", database_url, "delete", "--failed-only", "--yes")
+        assert code != 0
+        assert "locked" in err
+        code, _, err = run("--db", database_url, "backup", "copy.db")
+        assert code != 0
+        assert "pg_dump" in err
 
 
 def test_a_bad_url_names_the_problem_without_the_password() -> None:

@@ -10,6 +10,7 @@
 //! or retries (it did not). An operation is never applied twice, and a committed one is
 //! never reported as failed while the database can be reached again within the lease.
 
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -32,10 +33,18 @@ const MAX_IDLE_READERS: usize = 4;
 /// Pause between reconnection attempts.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(100);
 
+/// How an open engine holds the database.
+enum Access {
+    /// The writer: its lease, shared with mission control, whose writes fence on it too.
+    Writer(Arc<Lease>),
+    /// A read-only open: no lease, nothing written, every change refused.
+    ReadOnly,
+}
+
 pub struct PgEngine {
     url: PgUrl,
-    /// Shared with mission control, whose writes fence on it too; `None` once closed.
-    lease: Mutex<Option<Arc<Lease>>>,
+    /// `None` once closed.
+    access: Mutex<Option<Access>>,
     mission_control: Mutex<Option<Arc<PgMcTable>>>,
     holder: String,
     term: i64,
@@ -58,8 +67,11 @@ impl PgEngine {
         Ok(PgEngine {
             holder: lease.holder().to_string(),
             term: lease.term(),
-            mission_control: Mutex::new(Some(Arc::new(PgMcTable::new(url.clone(), lease.clone())))),
-            lease: Mutex::new(Some(lease)),
+            mission_control: Mutex::new(Some(Arc::new(PgMcTable::new(
+                url.clone(),
+                Some(lease.clone()),
+            )))),
+            access: Mutex::new(Some(Access::Writer(lease))),
             resolve_within: config.duration,
             writer: Mutex::new(Some(WriterConn {
                 client,
@@ -71,23 +83,45 @@ impl PgEngine {
         })
     }
 
+    /// Opens the database for reading only: takes no lease and writes nothing (not even
+    /// the schema, which must exist), so it works beside a live writer (a standby or a
+    /// tool looking at a node's database). Every change is refused with `READ_ONLY`.
+    pub fn open_read_only(url: &str) -> Result<PgEngine> {
+        let url = PgUrl::parse(url)?;
+        let mut client = url.connect()?;
+        schema::check_version(&mut client).map_err(|e| e.at(Path::new(url.target())))?;
+        let statements = ReadStatements::prepare(&mut client)?;
+        Ok(PgEngine {
+            holder: String::new(),
+            term: 0,
+            mission_control: Mutex::new(Some(Arc::new(PgMcTable::new(url.clone(), None)))),
+            access: Mutex::new(Some(Access::ReadOnly)),
+            resolve_within: Duration::ZERO,
+            writer: Mutex::new(None),
+            readers: Mutex::new(vec![ReaderConn { client, statements }]),
+            url,
+        })
+    }
+
     fn check_lease(&self) -> Result<()> {
-        match &*lock(&self.lease) {
-            Some(lease) => lease.check(),
+        match &*lock(&self.access) {
+            Some(Access::Writer(lease)) => lease.check(),
+            Some(Access::ReadOnly) => Ok(()),
             None => Err(Error::Closed),
         }
     }
 
     /// Marks the lease lost and returns the `NOT_LEADER` error every call gets now.
     fn lose_lease(&self, reason: String) -> Error {
-        match &*lock(&self.lease) {
-            Some(lease) => {
+        match &*lock(&self.access) {
+            Some(Access::Writer(lease)) => {
                 lease.mark_lost(reason);
                 lease
                     .check()
                     .err()
                     .unwrap_or_else(|| Error::NotLeader("lost".into()))
             }
+            Some(Access::ReadOnly) => Error::ReadOnly("write"),
             None => Error::Closed,
         }
     }
@@ -181,6 +215,9 @@ impl Engine for PgEngine {
         reset: &mut dyn FnMut(),
         f: &mut dyn FnMut(&mut dyn PaymentWriter) -> Result<()>,
     ) -> Result<()> {
+        if self.read_only() {
+            return Err(Error::ReadOnly("write"));
+        }
         self.check_lease()?;
         let fence = Fence {
             holder: &self.holder,
@@ -253,9 +290,16 @@ impl Engine for PgEngine {
         lock(&self.writer).take();
         lock(&self.readers).clear();
         lock(&self.mission_control).take();
-        match lock(&self.lease).take().map(Arc::try_unwrap) {
-            Some(Ok(mut lease)) => lease.release(),
+        match lock(&self.access).take() {
+            Some(Access::Writer(lease)) => match Arc::try_unwrap(lease) {
+                Ok(mut lease) => lease.release(),
+                Err(_) => Ok(()),
+            },
             _ => Ok(()),
         }
+    }
+
+    fn read_only(&self) -> bool {
+        matches!(*lock(&self.access), Some(Access::ReadOnly))
     }
 }

@@ -9,7 +9,7 @@ use postgres::Client;
 use super::connect::PgUrl;
 use super::error::{is_connection_lost, storage};
 use super::lease::Lease;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::missioncontrol::{McTable, RowVisitor};
 use crate::sync::lock;
 
@@ -17,12 +17,13 @@ use crate::sync::lock;
 /// once a second per namespace: one connection is plenty).
 pub struct PgMcTable {
     url: PgUrl,
-    lease: Arc<Lease>,
+    /// The writer's lease; `None` for a read-only open, whose table refuses changes.
+    lease: Option<Arc<Lease>>,
     client: Mutex<Option<Client>>,
 }
 
 impl PgMcTable {
-    pub fn new(url: PgUrl, lease: Arc<Lease>) -> PgMcTable {
+    pub fn new(url: PgUrl, lease: Option<Arc<Lease>>) -> PgMcTable {
         PgMcTable {
             url,
             lease,
@@ -37,7 +38,9 @@ impl PgMcTable {
         what: &str,
         f: impl FnOnce(&mut Client) -> std::result::Result<T, postgres::Error>,
     ) -> Result<T> {
-        self.lease.check()?;
+        if let Some(lease) = &self.lease {
+            lease.check()?;
+        }
         let mut slot = lock(&self.client);
         if slot.is_none() {
             *slot = Some(self.url.connect()?);
@@ -61,7 +64,10 @@ impl PgMcTable {
         what: &str,
         f: impl FnOnce(&mut postgres::Transaction<'_>) -> std::result::Result<(), postgres::Error>,
     ) -> Result<()> {
-        let lease = self.lease.clone();
+        let lease = self
+            .lease
+            .clone()
+            .ok_or(Error::ReadOnly("mission control"))?;
         let fenced = self.with_client(what, |client| {
             let mut tx = client.transaction()?;
             let held = tx.query_opt(super::lease::FENCE, &[&lease.holder(), &lease.term()])?;
@@ -73,17 +79,21 @@ impl PgMcTable {
             Ok(true)
         })?;
         if !fenced {
-            self.lease.mark_lost(format!(
+            lease.mark_lost(format!(
                 "the lease of term {} is no longer ours in the database",
-                self.lease.term()
+                lease.term()
             ));
-            return self.lease.check();
+            return lease.check();
         }
         Ok(())
     }
 }
 
 impl McTable for PgMcTable {
+    fn read_only(&self) -> bool {
+        self.lease.is_none()
+    }
+
     fn scan(&self, namespace: &str, visit: &mut RowVisitor<'_>) -> Result<()> {
         crate::missioncontrol::check_namespace(namespace)?;
         let rows = self.with_client("mission control: read", |c| {
@@ -199,7 +209,7 @@ mod tests {
     fn the_same_results_are_the_same_bytes_as_in_a_store_file() {
         let Some(url) = database("bytes") else { return };
         let lease = Arc::new(Lease::acquire(&url, LeaseConfig::default()).unwrap());
-        let pg: Arc<dyn McTable> = Arc::new(PgMcTable::new(url.clone(), lease.clone()));
+        let pg: Arc<dyn McTable> = Arc::new(PgMcTable::new(url.clone(), Some(lease.clone())));
         let dir = tempfile::tempdir().unwrap();
         let redb = RedbBackend::open(&dir.path().join("mc.db"), RedbConfig::default()).unwrap();
         crate::backend::schema::prepare(&redb).unwrap();
@@ -252,7 +262,7 @@ mod tests {
             return;
         };
         let lease = Arc::new(Lease::acquire(&url, LeaseConfig::default()).unwrap());
-        let pg = PgMcTable::new(url.clone(), lease.clone());
+        let pg = PgMcTable::new(url.clone(), Some(lease.clone()));
         pg.write("ns", &[(&[1u8; 49][..], &b"v"[..])], &[]).unwrap();
         // Another writer takes the lease behind this one's back.
         url.connect()

@@ -106,8 +106,9 @@ pub fn prepare(client: &mut Client) -> Result<()> {
 pub fn check_version(client: &mut impl GenericClient) -> Result<()> {
     let present = existing_tables(client)?;
     if present.is_empty() {
-        return Err(Error::corrupt(
-            "the database has no lnpaystore schema (open it as a writer once to create it)",
+        // No store here at all: like a missing store file (IO), not a damaged one.
+        return Err(Error::Io(
+            "the database has no lnpaystore tables (a writable open creates them)".into(),
         ));
     }
     check(client, &present)

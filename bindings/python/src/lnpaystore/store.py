@@ -91,7 +91,8 @@ class Store(Managed[Any]):
         log (backups, snapshots, read-only media). A log left by a crash is replayed in
         memory only; every change raises ``ReadOnly``. Read-only opens share the file;
         a writer and a read-only open exclude each other (``Locked``). A missing file
-        raises ``Io`` and is not created.
+        raises ``Io`` and is not created. A PostgreSQL URL opened read-only takes no
+        lease and writes nothing, so it reads beside the database's live writer.
 
         Raises ``Locked`` if the file is open elsewhere, ``Io`` if the directory is
         missing, ``Version`` for a newer schema, ``Corrupt`` for a file that is not a

@@ -122,11 +122,11 @@ def shown(path: str) -> str:
 def open_store(path: str, *, read_only: bool) -> Store:
     """Opens an existing store for the tool, with an exit code for each way it can be
     unusable. Never creates a store file (the library would, for a missing or empty
-    file). A database URL opens as the database's writer, for reads too: the library
-    has no read-only open of a database yet, so the tool takes the writer lease (LOCKED
-    while the node holds it)."""
+    file). A database URL opened read-only takes no lease and writes nothing, so the
+    read commands work while the node runs (a database without the tables is refused);
+    the writing commands take the writer lease (LOCKED while the node holds it)."""
     if is_database_url(path):
-        return Store.open(path)
+        return Store.open(path, read_only=read_only)
     p = Path(path)
     if not p.exists():
         raise CliError(EXIT_NO_STORE, f"{path}: no such file (an existing store is needed)")

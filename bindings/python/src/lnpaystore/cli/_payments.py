@@ -348,6 +348,13 @@ def cmd_delete(ctx: Context) -> None:
 
 
 def cmd_backup(ctx: Context) -> None:
+    if is_database_url(ctx.db):
+        raise CliError(
+            EXIT_USAGE,
+            f"{ctx.shown_db}: a PostgreSQL store is backed up with the database's own tools "
+            "(pg_dump, with -n SCHEMA for a store in a schema of its own; base backups; a "
+            "replica); `export` writes its payments as JSON",
+        )
     dest = Path(ctx.args.dest)
     store = ctx.store()
     started = time.monotonic()
