@@ -78,6 +78,8 @@ pub struct Recorder {
     cuts: Vec<usize>,
     /// The most one record's payload holds (`MAX_PAYLOAD`; smaller in tests).
     limit: usize,
+    /// Changes recorded (each dirties at most one leaf page of the store file).
+    changes: u64,
 }
 
 impl Default for Recorder {
@@ -92,6 +94,7 @@ impl Recorder {
             payload: Vec::new(),
             cuts: Vec::new(),
             limit,
+            changes: 0,
         }
     }
 
@@ -133,7 +136,13 @@ impl Recorder {
         if current > 0 && current + len > self.limit {
             self.cuts.push(self.payload.len());
         }
+        self.changes += 1;
         Ok(())
+    }
+
+    /// How many changes the batch recorded.
+    pub fn changes(&self) -> u64 {
+        self.changes
     }
 
     /// How many records the batch takes (at least one, even when it changed nothing).

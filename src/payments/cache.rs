@@ -9,8 +9,8 @@
 //! else holds them), so an aborted or retried batch can only leave the cache with fewer
 //! payments, never with a change that did not commit. The store stays the truth: a
 //! miss loads from the engine.
-//! Writes made outside the writer (bulk deletion) call `Committer::invalidate_cache`
-//! inside their transaction; the writer drops the whole cache at its next transaction.
+//! Every change to payments runs in the writer (bulk deletion too, `delete`), so the
+//! cache never misses one.
 //!
 //! The view also answers for everything the transaction itself changed (payments,
 //! hashes and sequence numbers taken, tombstones), so an engine's reads need not see
@@ -32,19 +32,9 @@ pub type Staged = HashMap<PaymentHash, Option<Arc<Payment>>>;
 #[derive(Default)]
 pub struct PaymentCache {
     payments: HashMap<PaymentHash, Arc<Payment>>,
-    /// The invalidation count this cache reflects.
-    generation: u64,
 }
 
 impl PaymentCache {
-    /// Drops everything when writes outside the writer happened since the last call.
-    pub fn check_generation(&mut self, generation: u64) {
-        if generation != self.generation {
-            self.payments.clear();
-            self.generation = generation;
-        }
-    }
-
     /// A view for one batch's transaction.
     pub fn view(&mut self) -> BatchView<'_> {
         BatchView {

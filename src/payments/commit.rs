@@ -111,8 +111,6 @@ struct Shared {
     durable_changed: Condvar,
     /// The last epoch committed (durable or not).
     committed: AtomicU64,
-    /// Bumped by writes made outside the writer: its payment cache is then stale.
-    invalidations: AtomicU64,
     engine: Arc<dyn Engine>,
     registry: Arc<Registry>,
     max_batch: usize,
@@ -148,7 +146,6 @@ impl Committer {
             }),
             durable_changed: Condvar::new(),
             committed: AtomicU64::new(epoch),
-            invalidations: AtomicU64::new(0),
             engine,
             registry,
             max_batch: max_batch.max(1),
@@ -207,12 +204,6 @@ impl Committer {
                 .wait(d)
                 .unwrap_or_else(|e| e.into_inner());
         }
-    }
-
-    /// Called inside a write transaction made outside the writer that changes payments:
-    /// the writer reloads them from the records from its next transaction on.
-    pub fn invalidate_cache(&self) {
-        self.shared.invalidations.fetch_add(1, Ordering::SeqCst);
     }
 
     pub fn stats(&self) -> CommitStats {
@@ -340,9 +331,6 @@ impl Shared {
                 staged.borrow_mut().take();
             },
             &mut |w| {
-                // After the transaction began: a write made outside the writer has
-                // committed.
-                cache.check_generation(self.invalidations.load(Ordering::SeqCst));
                 let mut view = cache.view();
                 loop {
                     run_jobs(batch, &mut outcomes.borrow_mut(), w, &mut view)?;

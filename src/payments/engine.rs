@@ -106,8 +106,6 @@ pub struct AttemptRecords {
 /// `next_sequence` is the exception: it counts the transaction's own inserts.
 pub trait PaymentWriter {
     fn load(&mut self, hash: &PaymentHash) -> Result<Option<Payment>>;
-    /// The payments with these sequence numbers, in that order (missing ones left out).
-    fn load_by_seqs(&mut self, seqs: &[u64]) -> Result<Vec<Payment>>;
     /// Whether a payment with this hash exists (cheaper than `load`).
     fn hash_taken(&mut self, hash: &PaymentHash) -> Result<bool>;
     /// Whether the hash was paid and its payment deleted.
@@ -138,8 +136,6 @@ pub trait Snapshot {
     fn query(&mut self, query: &Query) -> Result<QueryResponse>;
     /// Per-status counts, in constant time.
     fn counts(&mut self) -> Result<PaymentCounts>;
-    /// Up to `limit` sequence numbers above `after`, in order.
-    fn sequence_numbers_after(&mut self, after: u64, limit: usize) -> Result<Vec<u64>>;
     /// Cross-checks every index and counter against the payments; `Corrupt` names the
     /// first violation.
     fn check_integrity(&mut self) -> Result<IntegrityReport>;
@@ -220,18 +216,4 @@ pub fn read<T>(
     })?;
     out.into_inner()
         .ok_or_else(|| crate::error::Error::Internal("read transaction produced no result".into()))
-}
-
-/// Runs a durable write transaction returning a value.
-pub fn write<T>(
-    engine: &dyn Engine,
-    mut f: impl FnMut(&mut dyn PaymentWriter) -> Result<T>,
-) -> Result<T> {
-    let out = std::cell::RefCell::new(None);
-    engine.write(&mut || *out.borrow_mut() = None, &mut |w| {
-        *out.borrow_mut() = Some(f(w)?);
-        Ok(())
-    })?;
-    out.into_inner()
-        .ok_or_else(|| crate::error::Error::Internal("write transaction produced no result".into()))
 }

@@ -296,22 +296,30 @@ pub fn delete_by_hash(
     failed_attempts_only: bool,
 ) -> Result<()> {
     let p = existing(w, view, hash)?;
-    let (seq, tombstone) = (p.sequence_num, p.state.has_settled_htlc);
+    delete_loaded(w, view, p, failed_attempts_only).map(drop)
+}
+
+/// Deletes a payment the batch loaded (or only its failed attempts); returns whether the
+/// payment itself went.
+pub fn delete_loaded(
+    w: &mut dyn PaymentWriter,
+    view: &mut BatchView,
+    p: Payment,
+    failed_attempts_only: bool,
+) -> Result<bool> {
+    let (hash, seq, tombstone) = (p.hash, p.sequence_num, p.state.has_settled_htlc);
     let (kept, mutation) = decide_delete(p, failed_attempts_only)?;
     w.apply(mutation)?;
     match kept {
-        Some(p) => view.stage(Arc::new(p)),
-        None => view.remove(hash, seq, tombstone),
+        Some(p) => {
+            view.stage(Arc::new(p));
+            Ok(false)
+        }
+        None => {
+            view.remove(&hash, seq, tombstone);
+            Ok(true)
+        }
     }
-    Ok(())
-}
-
-/// Bulk deletion's step for one payment, outside the writer's batch: returns whether
-/// the payment itself was removed.
-pub fn delete(w: &mut dyn PaymentWriter, p: Payment, failed_attempts_only: bool) -> Result<bool> {
-    let (kept, mutation) = decide_delete(p, failed_attempts_only)?;
-    w.apply(mutation)?;
-    Ok(kept.is_none())
 }
 
 #[cfg(test)]

@@ -2,10 +2,11 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::commit::{CommitStats, Committer, Op};
+use super::delete;
 use super::engine::{self, Engine, Snapshot};
 use super::import::{self, ImportPayment, ImportReport};
 use super::integrity::IntegrityReport;
@@ -17,9 +18,10 @@ use crate::error::{Error, Result};
 use crate::missioncontrol::{McOptions, MissionControl, Namespaces};
 use crate::model::{
     check_operation_size, validate_attempt_shape, validate_creation_info, AttemptInfo,
-    CreationInfo, FailInfo, FailureReason, Payment, PaymentHash, PaymentStatus, Query, SettleInfo,
+    CreationInfo, FailInfo, FailureReason, Payment, PaymentHash, Query, SettleInfo,
 };
 use crate::subscriptions::{Registry, Subscription};
+use crate::sync::lock;
 
 pub use super::query::{PaymentCounts, QueryResponse};
 
@@ -35,10 +37,6 @@ fn is_database_url(location: &str) -> bool {
 
 /// Default most operations coalesced into one commit.
 pub const DEFAULT_MAX_BATCH_SIZE: u32 = 1000;
-
-/// Bulk deletion works in transactions of at most this many payments, so the life cycle
-/// never waits long for it.
-pub const DELETE_CHUNK: usize = 500;
 
 /// One control-tower change to a payment (docs/behaviour.md, Life cycle).
 pub(crate) enum Change {
@@ -349,45 +347,27 @@ impl Store {
     }
 
     /// Applies `delete_payment` to every payment that is not in flight (only FAILED ones
-    /// with `failed_only`), in bounded transactions; returns how many payments it removed.
-    /// A crash midway leaves a consistent store; calling again finishes the job.
+    /// with `failed_only`), in chunks of at most `DELETE_CHUNK` payments that each are one
+    /// operation of the writer's batch; returns how many payments it removed. A crash
+    /// midway leaves a consistent store; calling again finishes the job.
     pub fn delete_payments(&self, failed_only: bool, failed_attempts_only: bool) -> Result<u64> {
         self.check_writable("delete_payments")?;
         let mut deleted = 0u64;
         let mut cursor = 0u64;
-        loop {
-            let seqs = engine::read(self.engine.as_ref(), |s| {
-                s.sequence_numbers_after(cursor, DELETE_CHUNK)
-            })?;
-            let Some(&last) = seqs.last() else {
-                return Ok(deleted);
-            };
-            let (n, gone) = engine::write(self.engine.as_ref(), |w| {
-                // Before the commit: the writer's next transaction, which can only begin
-                // after this one ends, must not trust its cache.
-                self.committer.invalidate_cache();
-                let mut n = 0;
-                let mut gone = Vec::new();
-                // Those deleted or re-initiated since the read are missing.
-                for p in w.load_by_seqs(&seqs)? {
-                    let wanted = p.status != PaymentStatus::InFlight
-                        && (!failed_only || p.status == PaymentStatus::Failed);
-                    let hash = p.hash;
-                    if wanted && ops::delete(w, p, failed_attempts_only)? {
-                        n += 1;
-                        if !failed_attempts_only {
-                            gone.push(hash);
-                        }
-                    }
-                }
-                Ok((n, gone))
-            })?;
-            deleted += n;
-            for hash in &gone {
+        while let Some((chunk, last)) = self.read(|s| delete::next_chunk(s, cursor, failed_only))? {
+            cursor = last;
+            if chunk.is_empty() {
+                continue;
+            }
+            let gone = Arc::new(Mutex::new(Vec::new()));
+            let op = delete::chunk_op(chunk, failed_only, failed_attempts_only, gone.clone());
+            self.write("delete_payments", None, op)?;
+            for hash in lock(&gone).iter() {
+                deleted += 1;
                 self.registry.deleted(hash);
             }
-            cursor = last;
         }
+        Ok(deleted)
     }
 
     pub fn query_payments(&self, query: &Query) -> Result<QueryResponse> {

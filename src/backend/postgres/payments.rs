@@ -13,12 +13,6 @@ const PAYMENT_BY_HASH: &str = "SELECT p.seq, p.hash, p.creation, p.fail_reason, 
      FROM payments p LEFT JOIN attempts a ON a.seq = p.seq \
      WHERE p.hash = $1 ORDER BY a.attempt_id";
 
-/// Payments by sequence number (a chunk of a bulk deletion), in order.
-const PAYMENTS_BY_SEQS: &str = "SELECT p.seq, p.hash, p.creation, p.fail_reason, \
-     a.seq, a.attempt_id, a.info, a.settle, a.fail \
-     FROM payments p LEFT JOIN attempts a ON a.seq = p.seq \
-     WHERE p.seq = ANY($1::bigint[]) ORDER BY p.seq, a.attempt_id";
-
 /// A batch's payments by hash, with whether each hash is tombstoned: one row per
 /// (hash, attempt); `p.seq` is NULL for a hash without a payment.
 const PREFETCH: &str = "SELECT p.seq, p.hash, p.creation, p.fail_reason, \
@@ -37,7 +31,6 @@ const META: &str = "SELECT value FROM meta WHERE key = $1";
 /// The writer connection's statements.
 pub struct WriteStatements {
     pub payment_by_hash: Statement,
-    pub payments_by_seqs: Statement,
     pub prefetch: Statement,
     pub hash_taken: Statement,
     pub tombstoned: Statement,
@@ -54,7 +47,6 @@ impl WriteStatements {
         };
         Ok(WriteStatements {
             payment_by_hash: p(PAYMENT_BY_HASH)?,
-            payments_by_seqs: p(PAYMENTS_BY_SEQS)?,
             prefetch: p(PREFETCH)?,
             hash_taken: p(HASH_TAKEN)?,
             tombstoned: p(TOMBSTONED)?,
@@ -95,7 +87,6 @@ const CHECK_CHUNK: &str = "SELECT p.seq, p.hash, p.creation, p.fail_reason, p.st
      FROM payments p WHERE p.seq > $1 ORDER BY p.seq LIMIT $2";
 const LIVE_TOMBSTONES: &str =
     "SELECT EXISTS (SELECT 1 FROM tombstones t JOIN payments p ON p.hash = t.hash)";
-const SEQUENCES_AFTER: &str = "SELECT seq FROM payments WHERE seq > $1 ORDER BY seq LIMIT $2";
 
 /// A reader connection's statements.
 pub struct ReadStatements {
@@ -107,7 +98,6 @@ pub struct ReadStatements {
     pub attempts_of: Statement,
     pub inflight: Statement,
     pub counters: Statement,
-    pub sequences_after: Statement,
     pub meta: Statement,
     pub check_chunk: Statement,
     pub live_tombstones: Statement,
@@ -129,7 +119,6 @@ impl ReadStatements {
             attempts_of: p(ATTEMPTS_OF)?,
             inflight: p(INFLIGHT)?,
             counters: p(COUNTERS)?,
-            sequences_after: p(SEQUENCES_AFTER)?,
             meta: p(META)?,
             check_chunk: p(CHECK_CHUNK)?,
             live_tombstones: p(LIVE_TOMBSTONES)?,

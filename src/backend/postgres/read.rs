@@ -214,16 +214,6 @@ impl Snapshot for PgSnapshot<'_, '_> {
         ))
     }
 
-    fn sequence_numbers_after(&mut self, after: u64, limit: usize) -> Result<Vec<u64>> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = self.query(
-            &self.statements.sequences_after,
-            &[&to_sql(after), &limit],
-            "read: sequence numbers",
-        )?;
-        Ok(rows.iter().map(|r| from_sql(r.get(0))).collect())
-    }
-
     /// Every payment decodes and derives to its status column; the counters equal the
     /// derived statuses; the next sequence number lies above every payment's; no paid,
     /// deleted hash is live. (Attempts without a payment and duplicate hashes are ruled

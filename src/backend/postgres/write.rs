@@ -254,18 +254,6 @@ impl PaymentWriter for PgWriter<'_> {
         self.load_by_hash(hash)
     }
 
-    fn load_by_seqs(&mut self, seqs: &[u64]) -> Result<Vec<Payment>> {
-        let seqs: Vec<i64> = seqs.iter().map(|&s| to_sql(s)).collect();
-        let rows = match self
-            .client
-            .query(&self.statements.payments_by_seqs, &[&seqs])
-        {
-            Ok(rows) => rows,
-            Err(e) => return Err(self.fail("write: load payments", e)),
-        };
-        rows::payments_from_joined(&rows, false)
-    }
-
     fn hash_taken(&mut self, hash: &PaymentHash) -> Result<bool> {
         if let Some(known) = self.known.get(hash) {
             return Ok(known.payment.is_some());

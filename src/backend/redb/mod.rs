@@ -48,8 +48,8 @@ pub struct RedbConfig {
     /// a file whose stored allocator state is damaged redb can abort the process in its
     /// commit (found by `tests/corrupt_files.rs`).
     pub quick_repair: bool,
-    /// Write-ahead log size at which the next batch first checkpoints, at most: slow
-    /// checkpoints bring it down (see `log::next_checkpoint_bytes`).
+    /// Write-ahead log size at which the next batch first checkpoints, at most; the
+    /// checkpoints are otherwise paced by their time (see `log::next_checkpoint_changes`).
     pub checkpoint_bytes: u64,
 }
 
@@ -84,8 +84,11 @@ pub struct RedbBackend {
     wal: Option<Wal>,
     /// Opened by `open_read_only`: the file is never written.
     read_only: bool,
-    /// The log size at which the next checkpoint is due, paced by the last one's time.
+    /// The count of logged changes at which the next checkpoint is due, paced by the
+    /// last one's time.
     checkpoint_due: AtomicU64,
+    /// Changes logged since the last checkpoint.
+    logged_changes: AtomicU64,
     /// The first failed write of the file or the log (`failure`).
     failure: Mutex<Option<String>>,
     /// Held from open to close (`open` only; an embedder's log is its own affair).
@@ -190,7 +193,8 @@ impl RedbBackend {
             damaged: AtomicBool::new(false),
             wal,
             read_only: false,
-            checkpoint_due: AtomicU64::new(log::first_checkpoint_bytes(config.checkpoint_bytes)),
+            checkpoint_due: AtomicU64::new(log::first_checkpoint_changes()),
+            logged_changes: AtomicU64::new(0),
             failure: Mutex::new(None),
             log_lock: Mutex::new(None),
         })
@@ -269,7 +273,7 @@ impl Backend for RedbBackend {
         self.refuse_after_failure()?;
         if let Some(wal) = &self.wal {
             // redb compacts only what durable commits hold.
-            self.note_write(self.watch(log::checkpoint(db, wal)))?;
+            self.checkpoint(db, wal)?;
         }
         let result = guarded("compact", || {
             // Each call compacts what it can; repeat until nothing moves.

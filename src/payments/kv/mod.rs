@@ -112,14 +112,6 @@ impl PaymentWriter for KvWriter<'_, '_> {
         assemble::load(&*self.tx, hash)
     }
 
-    fn load_by_seqs(&mut self, seqs: &[u64]) -> Result<Vec<Payment>> {
-        let mut out = Vec::with_capacity(seqs.len());
-        for &seq in seqs {
-            out.extend(assemble::load_by_seq(&*self.tx, seq, false)?);
-        }
-        Ok(out)
-    }
-
     fn hash_taken(&mut self, hash: &PaymentHash) -> Result<bool> {
         Ok(assemble::lookup_seq(&*self.tx, hash)?.is_some())
     }
@@ -170,10 +162,6 @@ impl Snapshot for KvSnapshot<'_> {
 
     fn counts(&mut self) -> Result<PaymentCounts> {
         query::counts(self.tx)
-    }
-
-    fn sequence_numbers_after(&mut self, after: u64, limit: usize) -> Result<Vec<u64>> {
-        query::next_sequence_numbers(self.tx, after, limit)
     }
 
     fn check_integrity(&mut self) -> Result<IntegrityReport> {

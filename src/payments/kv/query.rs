@@ -152,25 +152,3 @@ fn load_many(tx: &dyn ReadTx, seqs: &[u64], omit_hops: bool) -> Result<Vec<Payme
         .map(|seq| found.remove(seq).ok_or_else(|| missing(*seq)))
         .collect()
 }
-
-/// Sequence numbers of up to `limit` payments after `after`, in order (bulk deletion walks
-/// the store with this, one bounded transaction at a time).
-pub fn next_sequence_numbers(tx: &dyn ReadTx, after: u64, limit: usize) -> Result<Vec<u64>> {
-    let start = keys::seq(after.saturating_add(1));
-    let mut out = Vec::with_capacity(limit);
-    tx.scan(
-        crate::backend::schema::RECORDS,
-        (Bound::Included(&start[..]), Bound::Unbounded),
-        false,
-        &mut |k, _| {
-            if let keys::RecordKey::Creation(seq) = keys::parse_record(k)? {
-                out.push(seq);
-                if out.len() >= limit {
-                    return Ok(Flow::Stop);
-                }
-            }
-            Ok(Flow::Continue)
-        },
-    )?;
-    Ok(out)
-}
