@@ -49,7 +49,7 @@ pub fn next_chunk(
     if page.payments.is_empty() {
         return Ok(None);
     }
-    let chunk = page
+    let chunk: Vec<Candidate> = page
         .payments
         .iter()
         .filter(|p| wanted(p, failed_only))
@@ -58,6 +58,8 @@ pub fn next_chunk(
             seq: p.sequence_num,
         })
         .collect();
+    let hashes: Vec<PaymentHash> = chunk.iter().map(|c| c.hash).collect();
+    s.warm(&hashes)?;
     Ok(Some((chunk, page.last_index_offset)))
 }
 

@@ -139,6 +139,12 @@ pub trait Snapshot {
     /// Cross-checks every index and counter against the payments; `Corrupt` names the
     /// first violation.
     fn check_integrity(&mut self) -> Result<IntegrityReport>;
+    /// A hint: a write transaction is about to look these hashes up (an engine with a
+    /// page cache reads their index pages now, outside the writer).
+    fn warm(&mut self, hashes: &[PaymentHash]) -> Result<()> {
+        let _ = hashes;
+        Ok(())
+    }
 }
 
 /// A payment storage engine. Each transaction closure may run more than once: `reset`
