@@ -1,8 +1,9 @@
 //! `latency`: what a node that pays one invoice at a time waits for. One thread, then 4,
 //! run whole payments (init → register one 3-hop attempt → settle) through the C ABI,
 //! durable; each call is timed. The default store and `max_batch_size = 1` run in
-//! alternation, beside the disk's own fdatasync time, so that all three see the same
-//! machine.
+//! alternation, each first in every other round (the round after the fdatasync probe
+//! finds the disk busier), beside the disk's own fdatasync time, so that all three see
+//! the same machine.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -12,10 +13,10 @@ use crate::fixture::{payment, TempStore};
 use crate::report::Figure;
 use crate::Args;
 
-/// Alternating rounds of each configuration.
-const ROUNDS: usize = 3;
+/// Alternating rounds of each configuration (even: each goes first as often).
+const ROUNDS: usize = 4;
 /// Payments per thread in a round.
-const PAYMENTS: u64 = 200;
+const PAYMENTS: u64 = 150;
 /// fdatasyncs timed per round.
 const SYNCS: usize = 200;
 
@@ -122,16 +123,22 @@ pub fn latency(_a: &Args) -> Vec<Figure> {
     for threads in [1, 4] {
         let (mut batched, mut unbatched) = (Calls::default(), Calls::default());
         let (mut batched_rate, mut unbatched_rate) = (Vec::new(), Vec::new());
-        for _ in 0..ROUNDS {
+        for r in 0..ROUNDS {
             syncs.extend(fdatasyncs(SYNCS));
-            let (calls, rate) = round(threads, 0, first);
-            batched.extend(calls);
-            batched_rate.push(rate);
-            first += threads * PAYMENTS;
-            let (calls, rate) = round(threads, 1, first);
-            unbatched.extend(calls);
-            unbatched_rate.push(rate);
-            first += threads * PAYMENTS;
+            let order = match r % 2 {
+                0 => [0, 1],
+                _ => [1, 0],
+            };
+            for max_batch_size in order {
+                let (calls, rate) = round(threads, max_batch_size, first);
+                first += threads * PAYMENTS;
+                let (all, rates) = match max_batch_size {
+                    0 => (&mut batched, &mut batched_rate),
+                    _ => (&mut unbatched, &mut unbatched_rate),
+                };
+                all.extend(calls);
+                rates.push(rate);
+            }
         }
         let sync_p50 = quantile(&syncs, 0.5);
         for (kind, times) in KINDS.iter().zip(&batched.0) {

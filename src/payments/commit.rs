@@ -74,6 +74,8 @@ struct Job {
 #[derive(Default)]
 struct Queue {
     jobs: Vec<Job>,
+    /// The writer has a batch open (it may be waiting for the previous fsync).
+    open: bool,
     shutdown: bool,
 }
 
@@ -245,6 +247,7 @@ impl Shared {
             q = self.arrived.wait(q).unwrap_or_else(|e| e.into_inner());
         }
         let n = q.jobs.len().min(self.max_batch);
+        q.open = true;
         Some(q.jobs.drain(..n).collect())
     }
 
@@ -267,6 +270,7 @@ impl Shared {
                 // fsync of its own (with `max_batch_size = 1`, one per operation), so
                 // the batch size bounds how many operations share one.
                 if q.shutdown || !self.sync_pending() {
+                    q.open = false;
                     return false;
                 }
                 q = self.arrived.wait(q).unwrap_or_else(|e| e.into_inner());
@@ -279,6 +283,7 @@ impl Shared {
             }
             let now = Instant::now();
             if q.shutdown || (now >= linger_until && !self.sync_pending()) {
+                q.open = false;
                 return false;
             }
             q = if now < linger_until {
@@ -416,9 +421,11 @@ impl Shared {
         }
         self.durable_changed.notify_all();
         // The writer may be holding the next batch open for this sync: let it commit
-        // before the callers are woken, which takes a while.
-        drop(lock(&self.queue));
-        self.arrived.notify_one();
+        // before the callers are woken, which takes a while. An idle writer sleeps on
+        // (a wake-up per sync costs a lone caller's CPU).
+        if lock(&self.queue).open {
+            self.arrived.notify_one();
+        }
         let mut d = lock(&self.durable);
         while d.answered + 1 < done.epoch {
             d = self
