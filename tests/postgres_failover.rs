@@ -238,3 +238,30 @@ fn a_killed_writer_is_taken_over_after_expiry_and_its_payments_resumed() {
     );
     again.close().unwrap();
 }
+
+#[test]
+fn a_short_lease_lets_a_standby_take_over_a_killed_writer_sooner() {
+    let Some(url) = pg::fresh_schema_url("short") else {
+        return;
+    };
+    // lnpaystore's own parameter: other clients (this test's own) get the URL without it.
+    let (plain, url) = (url.clone(), format!("{url}&lease_duration=1"));
+    let old = Writer::start(&url, 200);
+    // The live writer's lease never has more than its URL's second left (renewals
+    // extend it to one second from their time), by the database's clock.
+    let left: f64 = pg::client(&plain)
+        .query_one(
+            "SELECT extract(epoch FROM expires_at - clock_timestamp())::float8 FROM lease",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(left <= 1.05, "{left} s left");
+    old.signal(libc::SIGKILL);
+    let (standby, waited) = take_over(&url, Instant::now());
+    // At most the short lease and a scheduling margin: far below the default's 10 s.
+    assert!(waited <= Duration::from_secs(3), "{waited:?}");
+    resume(&standby, 200);
+    standby.check_integrity().unwrap();
+    standby.close().unwrap();
+}

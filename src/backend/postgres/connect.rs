@@ -10,6 +10,7 @@ use postgres::Client;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::error::storage;
+use super::lease::{DEFAULT_LEASE_DURATION, MAX_LEASE_DURATION, MIN_LEASE_DURATION};
 use super::tls;
 use crate::error::{Error, Result};
 
@@ -34,7 +35,12 @@ pub struct PgUrl {
     config: postgres::Config,
     tls: MakeRustlsConnect,
     target: String,
+    lease_duration: Duration,
 }
+
+/// lnpaystore's own URL parameter (not libpq's): how long the writer lease lasts, in
+/// seconds (docs/postgres.md, Lease protocol).
+pub const LEASE_DURATION_PARAMETER: &str = "lease_duration";
 
 impl std::fmt::Debug for PgUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -51,8 +57,14 @@ impl PgUrl {
                 "a database URL starts with postgres:// or postgresql://",
             ));
         }
-        let (rest, ours) = take_parameters(url, &tls::PARAMETERS)?;
+        let mut names = tls::PARAMETERS.to_vec();
+        names.push(LEASE_DURATION_PARAMETER);
+        let (rest, ours) = take_parameters(url, &names)?;
         let tls = tls::TlsParams::from_url(&ours)?;
+        let lease_duration = match ours.get(LEASE_DURATION_PARAMETER) {
+            Some(value) => parse_lease_duration(value)?,
+            None => DEFAULT_LEASE_DURATION,
+        };
         let mut config = postgres::Config::from_str(&rest).map_err(|e| {
             // The crate's message is generic ("invalid connection string"); its source
             // names the parameter.
@@ -80,12 +92,18 @@ impl PgUrl {
             config,
             tls,
             target,
+            lease_duration,
         })
     }
 
     /// `postgres://user@host:port/dbname`, without the password (for messages).
     pub fn target(&self) -> &str {
         &self.target
+    }
+
+    /// How long the writer lease lasts (the URL's `lease_duration`, 10 s by default).
+    pub fn lease_duration(&self) -> Duration {
+        self.lease_duration
     }
 
     /// A new connection; failures name the target.
@@ -116,6 +134,24 @@ impl PgUrl {
             err
         })
     }
+}
+
+/// `lease_duration=SECONDS` (a decimal number), within the bounds.
+fn parse_lease_duration(value: &str) -> Result<Duration> {
+    let bounds = (MIN_LEASE_DURATION.as_secs(), MAX_LEASE_DURATION.as_secs());
+    let out_of_bounds = || {
+        Error::invalid(format!(
+            "database URL: {LEASE_DURATION_PARAMETER}={value}: the writer lease lasts {} to {} \
+             seconds",
+            bounds.0, bounds.1
+        ))
+    };
+    let seconds: f64 = value.trim().parse().map_err(|_| out_of_bounds())?;
+    let duration = Duration::try_from_secs_f64(seconds).map_err(|_| out_of_bounds())?;
+    if !(MIN_LEASE_DURATION..=MAX_LEASE_DURATION).contains(&duration) {
+        return Err(out_of_bounds());
+    }
+    Ok(duration)
 }
 
 /// The URL with the parameters named in `ours` taken out of its query (the client's
@@ -231,6 +267,27 @@ mod tests {
             take_parameters("postgres://u@h/d?sslmode=disable", &tls::PARAMETERS).unwrap();
         assert_eq!(rest, "postgres://u@h/d");
         assert!(take_parameters("postgres://u@h/d?sslrootcert=%zz", &tls::PARAMETERS).is_err());
+    }
+
+    #[test]
+    fn the_lease_duration_is_taken_within_its_bounds() {
+        let lease =
+            |q: &str| PgUrl::parse(&format!("postgres://u@h/d{q}")).map(|u| u.lease_duration());
+        assert_eq!(lease("").unwrap(), DEFAULT_LEASE_DURATION);
+        assert_eq!(
+            lease("?lease_duration=2.5").unwrap(),
+            Duration::from_millis(2500)
+        );
+        assert_eq!(
+            lease("?connect_timeout=1&lease_duration=600").unwrap(),
+            MAX_LEASE_DURATION
+        );
+        for bad in ["0.5", "601", "-1", "NaN", "inf", "ten", ""] {
+            match lease(&format!("?lease_duration={bad}")) {
+                Err(Error::InvalidArgument(m)) => assert!(m.contains("lease_duration"), "{m}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
     }
 
     #[test]

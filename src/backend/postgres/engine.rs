@@ -61,7 +61,7 @@ impl PgEngine {
         let url = PgUrl::parse(url)?;
         let mut client = url.connect()?;
         schema::prepare(&mut client)?;
-        let config = LeaseConfig::default();
+        let config = LeaseConfig::with_duration(url.lease_duration());
         let lease = Arc::new(Lease::acquire(&url, config)?);
         let statements = WriteStatements::prepare(&mut client)?;
         Ok(PgEngine {

@@ -28,6 +28,13 @@ use crate::error::{Error, Result};
 /// writer's last renewal (a crashed writer's payments wait that long).
 pub const DEFAULT_LEASE_DURATION: Duration = Duration::from_secs(10);
 
+/// The shortest lease a URL may ask for (`lease_duration`): renewed every fifth of it,
+/// a shorter one would stop a writer for a pause of a few hundred milliseconds.
+pub const MIN_LEASE_DURATION: Duration = Duration::from_secs(1);
+
+/// The longest: a crashed writer's payments wait this long for a standby.
+pub const MAX_LEASE_DURATION: Duration = Duration::from_secs(600);
+
 /// The name of the writer's lease row.
 const WRITER: &str = "writer";
 
