@@ -88,7 +88,7 @@ def test_a_bad_url_names_the_problem_without_the_password() -> None:
     with pytest.raises(InvalidArgument, match="sslrootcert") as e:
         Store.open("postgres://u:s3cret@127.0.0.1:1/d?sslmode=verify-full")
     assert "s3cret" not in str(e.value)
-    with pytest.raises(InvalidArgument, match="lease_duration=0.2"):
+    with pytest.raises(InvalidArgument, match=r"lease_duration=0\.2"):
         Store.open("postgres://u:s3cret@127.0.0.1:1/d?lease_duration=0.2")
     out, err = io.StringIO(), io.StringIO()
     code = main(
