@@ -68,3 +68,22 @@ func TestOpenBadDatabaseURL(t *testing.T) {
 		t.Fatalf("a refused connection: %v", err)
 	}
 }
+
+// A read-only open of a URL takes no lease: it opens beside the live writer, sees its
+// commits, and every change is ErrReadOnly.
+func TestOpenDatabaseURLReadOnly(t *testing.T) {
+	url := databaseURL(t)
+	w, err := Open(url, nil)
+	check(t, err)
+	defer w.Close()
+	_, hash := newPreimage()
+	check(t, w.InitPayment(hash, creation(10_000)))
+	r, err := Open(url, &Options{ReadOnly: true})
+	check(t, err)
+	defer r.Close()
+	wantStatus(t, okp(t)(r.FetchPayment(hash)), PaymentStatusInitiated)
+	_, other := newPreimage()
+	wantErr(t, r.InitPayment(other, creation(10_000)), ErrReadOnly)
+	check(t, w.InitPayment(other, creation(10_000)))
+	wantStatus(t, okp(t)(r.FetchPayment(other)), PaymentStatusInitiated)
+}
