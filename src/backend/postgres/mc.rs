@@ -146,31 +146,11 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::backend::postgres::{schema, LeaseConfig};
+    use crate::backend::postgres::test_support::database;
+    use crate::backend::postgres::LeaseConfig;
     use crate::backend::{RedbBackend, RedbConfig};
     use crate::missioncontrol::{KvTable, McOptions, MissionControl, Namespaces};
     use crate::model::{McFailure, McHop, McResult, McRoute};
-
-    /// A fresh schema in the test cluster, prepared; `None` outside ci/with-postgres.sh.
-    fn database(tag: &str) -> Option<PgUrl> {
-        let server = std::env::var("LNPAYSTORE_TEST_PG_URL")
-            .ok()
-            .filter(|u| !u.is_empty());
-        let Some(server) = server else {
-            eprintln!("LNPAYSTORE_TEST_PG_URL is not set: PostgreSQL test skipped");
-            return None;
-        };
-        let name = format!("mc_{tag}_{}", std::process::id());
-        let mut c = PgUrl::parse(&server).unwrap().connect().unwrap();
-        c.batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"
-        ))
-        .unwrap();
-        let sep = if server.contains('?') { '&' } else { '?' };
-        let url = PgUrl::parse(&format!("{server}{sep}options=-csearch_path%3D{name}")).unwrap();
-        schema::prepare(&mut url.connect().unwrap()).unwrap();
-        Some(url)
-    }
 
     fn results() -> Vec<McResult> {
         (1..=20u64)

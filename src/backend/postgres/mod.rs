@@ -24,6 +24,8 @@ mod engine;
 mod payments;
 mod read;
 mod rows;
+#[cfg(test)]
+mod test_support;
 mod write;
 
 pub use engine::PgEngine;

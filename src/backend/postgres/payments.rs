@@ -38,8 +38,18 @@ pub struct WriteStatements {
     pub meta: Statement,
 }
 
+/// The writer's session: it only looks rows up by key, so its plans must use the keys
+/// whatever the statistics say. Its tables start empty and grow faster than autovacuum
+/// analyses them, and a plan made for an empty table (a hash join over a sequential
+/// scan) would otherwise stay cached while the table grows, scanning it in every batch.
+const WRITER_SESSION: &str =
+    "SET enable_seqscan = off; SET enable_hashjoin = off; SET enable_mergejoin = off";
+
 impl WriteStatements {
     pub fn prepare(client: &mut Client) -> Result<WriteStatements> {
+        client
+            .batch_execute(WRITER_SESSION)
+            .map_err(|e| storage("set up the writer's session", &e))?;
         let mut p = |sql: &str| {
             client
                 .prepare(sql)
@@ -123,5 +133,48 @@ impl ReadStatements {
             check_chunk: p(CHECK_CHUNK)?,
             live_tombstones: p(LIVE_TOMBSTONES)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::postgres::test_support::database;
+
+    /// The plan a statement keeps once cached (a generic plan), made while its tables
+    /// are empty.
+    fn cached_plan(client: &mut Client, sql: &str, args: &str) -> String {
+        client
+            .batch_execute(&format!(
+                "SET plan_cache_mode = force_generic_plan; PREPARE probe AS {sql}"
+            ))
+            .unwrap();
+        let plan: Vec<String> = client
+            .query(&format!("EXPLAIN EXECUTE probe({args})"), &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        client
+            .batch_execute("DEALLOCATE probe; RESET plan_cache_mode")
+            .unwrap();
+        plan.join("\n")
+    }
+
+    #[test]
+    fn the_writer_finds_a_batchs_payments_by_key_whatever_the_statistics() {
+        let Some(url) = database("writer_plans") else {
+            return;
+        };
+        let mut client = url.connect().unwrap();
+        WriteStatements::prepare(&mut client).unwrap();
+        for (sql, args) in [
+            (PREFETCH, "'{}'"),
+            (PAYMENTS_BY_SEQS, "'{}'"),
+            (PAYMENT_BY_HASH, "'\\x00'"),
+        ] {
+            let plan = cached_plan(&mut client, sql, args);
+            assert!(!plan.contains("Seq Scan"), "{sql}:\n{plan}");
+        }
     }
 }
