@@ -1,6 +1,6 @@
-//! The payment reads, prepared once per connection (an unprepared statement costs an
-//! extra round trip). A batch's payments are fetched by one statement (`unnest` of their
-//! hashes); the writes are built per transaction (write.rs).
+//! The payment statements, prepared once per connection (an unprepared statement costs
+//! an extra round trip). A batch's payments are fetched by one statement (`unnest` of
+//! their hashes); its writes are one call of the schema's `apply_batch` (write.rs).
 
 use postgres::{Client, Statement};
 
@@ -27,6 +27,10 @@ const HASH_TAKEN: &str = "SELECT EXISTS (SELECT 1 FROM payments WHERE hash = $1)
 const TOMBSTONED: &str = "SELECT EXISTS (SELECT 1 FROM tombstones WHERE hash = $1)";
 const SEQUENCE_TAKEN: &str = "SELECT EXISTS (SELECT 1 FROM payments WHERE seq = $1)";
 const META: &str = "SELECT value FROM meta WHERE key = $1";
+/// A batch's transaction (schema.rs: the function's parameters, in order).
+const APPLY_BATCH: &str = "SELECT apply_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+     $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, \
+     $28, $29, $30, $31)";
 
 /// The writer connection's statements.
 pub struct WriteStatements {
@@ -36,14 +40,17 @@ pub struct WriteStatements {
     pub tombstoned: Statement,
     pub sequence_taken: Statement,
     pub meta: Statement,
+    pub apply_batch: Statement,
 }
 
 /// The writer's session: it only looks rows up by key, so its plans must use the keys
 /// whatever the statistics say. Its tables start empty and grow faster than autovacuum
 /// analyses them, and a plan made for an empty table (a hash join over a sequential
 /// scan) would otherwise stay cached while the table grows, scanning it in every batch.
-const WRITER_SESSION: &str =
-    "SET enable_seqscan = off; SET enable_hashjoin = off; SET enable_mergejoin = off";
+/// Such plans serve any number of rows, so they are made once per statement (a plan
+/// made per call for its arrays' sizes cost more than running a small batch).
+const WRITER_SESSION: &str = "SET enable_seqscan = off; SET enable_hashjoin = off; \
+     SET enable_mergejoin = off; SET plan_cache_mode = force_generic_plan";
 
 impl WriteStatements {
     pub fn prepare(client: &mut Client) -> Result<WriteStatements> {
@@ -62,6 +69,7 @@ impl WriteStatements {
             tombstoned: p(TOMBSTONED)?,
             sequence_taken: p(SEQUENCE_TAKEN)?,
             meta: p(META)?,
+            apply_batch: p(APPLY_BATCH)?,
         })
     }
 }
@@ -86,17 +94,21 @@ const WINDOW_BACKWARD: &str = "SELECT p.seq, p.hash, p.creation, p.fail_reason F
 /// The attempts of a page's payments.
 const ATTEMPTS_OF: &str = "SELECT a.seq, a.attempt_id, a.info, a.settle, a.fail FROM attempts a \
      WHERE a.seq = ANY($1::bigint[]) ORDER BY a.seq, a.attempt_id";
-/// Every non-terminal payment (the partial index) with its attempts.
+/// Every non-terminal payment (the `unresolved` table) with its attempts.
 const INFLIGHT: &str = "SELECT p.seq, p.hash, p.creation, p.fail_reason, \
      a.seq, a.attempt_id, a.info, a.settle, a.fail \
-     FROM payments p LEFT JOIN attempts a ON a.seq = p.seq \
-     WHERE p.status IN (1, 2) ORDER BY p.seq, a.attempt_id";
+     FROM unresolved u JOIN payments p ON p.seq = u.seq \
+     LEFT JOIN attempts a ON a.seq = p.seq ORDER BY p.seq, a.attempt_id";
 const COUNTERS: &str = "SELECT status, count FROM counters";
 /// The integrity check's walk: payments with their status column, in chunks.
 const CHECK_CHUNK: &str = "SELECT p.seq, p.hash, p.creation, p.fail_reason, p.status \
      FROM payments p WHERE p.seq > $1 ORDER BY p.seq LIMIT $2";
 const LIVE_TOMBSTONES: &str =
     "SELECT EXISTS (SELECT 1 FROM tombstones t JOIN payments p ON p.hash = t.hash)";
+/// The `unresolved` rows, and those of them not naming an INITIATED or IN_FLIGHT payment.
+const UNRESOLVED_CHECK: &str = "SELECT count(*), \
+     count(*) FILTER (WHERE p.seq IS NULL OR p.status NOT IN (1, 2)) \
+     FROM unresolved u LEFT JOIN payments p ON p.seq = u.seq";
 
 /// A reader connection's statements.
 pub struct ReadStatements {
@@ -111,6 +123,7 @@ pub struct ReadStatements {
     pub meta: Statement,
     pub check_chunk: Statement,
     pub live_tombstones: Statement,
+    pub unresolved_check: Statement,
 }
 
 impl ReadStatements {
@@ -132,6 +145,7 @@ impl ReadStatements {
             meta: p(META)?,
             check_chunk: p(CHECK_CHUNK)?,
             live_tombstones: p(LIVE_TOMBSTONES)?,
+            unresolved_check: p(UNRESOLVED_CHECK)?,
         })
     }
 }

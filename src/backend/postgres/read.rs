@@ -1,7 +1,6 @@
 //! Reads in one REPEATABLE READ, read-only transaction (a consistent snapshot), through
 //! SQL's indexes: the primary key for pages, (created_ns, seq) for date windows, the
-//! partial index of unresolved payments for the in-flight fetch, the counters table for
-//! counts.
+//! `unresolved` table for the in-flight fetch, the counters table for counts.
 
 use std::collections::BTreeMap;
 
@@ -271,9 +270,26 @@ impl Snapshot for PgSnapshot<'_, '_> {
         if live.first().is_some_and(|r| r.get::<_, bool>(0)) {
             return Err(violation("a paid, deleted hash is live again"));
         }
+        // The in-flight index holds exactly the INITIATED and IN_FLIGHT payments: as
+        // many rows as there are, none naming another.
+        let unresolved = self.query(
+            &self.statements.unresolved_check,
+            &[],
+            "integrity check: unresolved payments",
+        )?;
+        let (indexed, stray) = unresolved
+            .first()
+            .map_or((0, 0), |r| (r.get::<_, i64>(0) as u64, r.get::<_, i64>(1)));
+        let unresolved_payments = derived.initiated + derived.in_flight;
+        if stray > 0 || indexed != unresolved_payments {
+            return Err(violation(format!(
+                "the in-flight index holds {indexed} payments ({stray} not in flight) for \
+                 {unresolved_payments} in flight"
+            )));
+        }
         Ok(IntegrityReport {
             payments: derived.total,
-            in_flight_index: derived.initiated + derived.in_flight,
+            in_flight_index: indexed,
         })
     }
 }

@@ -23,15 +23,22 @@ pub const KEY_EPOCH: &str = "epoch";
 pub const KEY_NEXT_SEQUENCE: &str = "next_sequence";
 
 /// Every table, in creation order (a later one may reference an earlier one).
-pub const TABLES: [&str; 7] = [
+pub const TABLES: [&str; 8] = [
     "meta",
     "lease",
     "payments",
+    "unresolved",
     "attempts",
     "tombstones",
     "counters",
     "mc_results",
 ];
+
+/// The function a write batch is (`CREATE` below).
+pub const APPLY_BATCH: &str = "apply_batch";
+
+/// The SQLSTATE `apply_batch` raises when the writer lease is not the caller's.
+pub const FENCED: &str = "LNPF1";
 
 /// Version 1, created in one transaction.
 const CREATE: &str = "
@@ -54,9 +61,11 @@ CREATE TABLE payments (
     status      SMALLINT NOT NULL,
     fail_reason SMALLINT,
     creation    BYTEA NOT NULL
-);
+) WITH (fillfactor = 70);
 CREATE INDEX payments_created ON payments (created_ns, seq);
-CREATE INDEX payments_unresolved ON payments (seq) WHERE status IN (1, 2);
+CREATE TABLE unresolved (
+    seq BIGINT PRIMARY KEY
+);
 CREATE TABLE attempts (
     seq        BIGINT NOT NULL REFERENCES payments (seq) ON DELETE CASCADE,
     attempt_id BIGINT NOT NULL,
@@ -64,7 +73,7 @@ CREATE TABLE attempts (
     settle     BYTEA,
     fail       BYTEA,
     PRIMARY KEY (seq, attempt_id)
-);
+) WITH (fillfactor = 80);
 CREATE TABLE tombstones (
     hash BYTEA PRIMARY KEY
 );
@@ -79,6 +88,69 @@ CREATE TABLE mc_results (
     PRIMARY KEY (namespace, key)
 );
 INSERT INTO meta (key, value) VALUES ('schema_version', 1), ('epoch', 0), ('next_sequence', 1);
+CREATE FUNCTION apply_batch(
+    lease_holder TEXT, lease_term BIGINT, batch_epoch BIGINT, next_seq BIGINT,
+    gone BIGINT[], gone_att_seq BIGINT[], gone_att_id BIGINT[], tomb BYTEA[],
+    ins_seq BIGINT[], ins_hash BYTEA[], ins_created BIGINT[], ins_value BIGINT[],
+    ins_status SMALLINT[], ins_reason SMALLINT[], ins_creation BYTEA[],
+    att_seq BIGINT[], att_id BIGINT[], att_info BYTEA[], att_settle BYTEA[], att_fail BYTEA[],
+    upd_seq BIGINT[], upd_status SMALLINT[], upd_reason SMALLINT[],
+    aupd_seq BIGINT[], aupd_id BIGINT[], aupd_settle BYTEA[], aupd_fail BYTEA[],
+    unres_add BIGINT[], unres_del BIGINT[], cnt_status SMALLINT[], cnt_delta BIGINT[]
+) RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM 1 FROM lease WHERE name = 'writer' AND holder = lease_holder AND term = lease_term
+        AND expires_at > clock_timestamp() FOR SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'the writer lease of term % is not this writer''s', lease_term
+            USING ERRCODE = 'LNPF1';
+    END IF;
+    IF cardinality(gone) > 0 THEN
+        DELETE FROM unresolved WHERE seq = ANY (gone);
+        DELETE FROM payments WHERE seq = ANY (gone);
+    END IF;
+    IF cardinality(gone_att_seq) > 0 THEN
+        DELETE FROM attempts a USING unnest(gone_att_seq, gone_att_id) AS d (seq, id)
+            WHERE a.seq = d.seq AND a.attempt_id = d.id;
+    END IF;
+    IF cardinality(tomb) > 0 THEN
+        INSERT INTO tombstones (hash) SELECT unnest(tomb) ON CONFLICT DO NOTHING;
+    END IF;
+    IF cardinality(ins_seq) > 0 THEN
+        INSERT INTO payments (seq, hash, created_ns, value_msat, status, fail_reason, creation)
+            SELECT * FROM unnest(ins_seq, ins_hash, ins_created, ins_value, ins_status,
+                                 ins_reason, ins_creation);
+    END IF;
+    IF cardinality(att_seq) > 0 THEN
+        INSERT INTO attempts (seq, attempt_id, info, settle, fail)
+            SELECT * FROM unnest(att_seq, att_id, att_info, att_settle, att_fail);
+    END IF;
+    IF cardinality(upd_seq) > 0 THEN
+        UPDATE payments p SET status = COALESCE(u.status, p.status),
+                fail_reason = COALESCE(u.reason, p.fail_reason)
+            FROM unnest(upd_seq, upd_status, upd_reason) AS u (seq, status, reason)
+            WHERE p.seq = u.seq;
+    END IF;
+    IF cardinality(aupd_seq) > 0 THEN
+        UPDATE attempts a SET settle = COALESCE(u.settle, a.settle), fail = COALESCE(u.fail, a.fail)
+            FROM unnest(aupd_seq, aupd_id, aupd_settle, aupd_fail) AS u (seq, id, settle, fail)
+            WHERE a.seq = u.seq AND a.attempt_id = u.id;
+    END IF;
+    IF cardinality(unres_del) > 0 THEN
+        DELETE FROM unresolved WHERE seq = ANY (unres_del);
+    END IF;
+    IF cardinality(unres_add) > 0 THEN
+        INSERT INTO unresolved (seq) SELECT unnest(unres_add);
+    END IF;
+    IF cardinality(cnt_status) > 0 THEN
+        INSERT INTO counters (status, count) SELECT * FROM unnest(cnt_status, cnt_delta)
+            ON CONFLICT (status) DO UPDATE SET count = counters.count + EXCLUDED.count;
+    END IF;
+    UPDATE meta SET value = CASE key WHEN 'epoch' THEN COALESCE(batch_epoch, value)
+            ELSE GREATEST(value, next_seq) END
+        WHERE key IN ('epoch', 'next_sequence');
+END
+$fn$;
 ";
 
 /// Serialises schema creation between processes opening one empty database at once
@@ -138,6 +210,19 @@ fn check(client: &mut impl GenericClient, present: &[String]) -> Result<()> {
     if let Some(missing) = TABLES.iter().find(|t| !present.iter().any(|p| p == *t)) {
         return Err(Error::corrupt(format!(
             "schema version {found} without its table {missing}"
+        )));
+    }
+    let function: bool = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_proc \
+             WHERE proname = $1 AND pronamespace = current_schema()::regnamespace)",
+            &[&APPLY_BATCH],
+        )
+        .map_err(|e| storage("open: look for the schema's function", &e))?
+        .get(0);
+    if !function {
+        return Err(Error::corrupt(format!(
+            "schema version {found} without its function {APPLY_BATCH}"
         )));
     }
     Ok(())

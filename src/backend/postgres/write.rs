@@ -1,28 +1,24 @@
 //! A write transaction on the writer's connection, in two round trips: the payment
 //! logic's reads (a batch's payments fetched at once by one statement, outside the
 //! transaction: only the lease holder writes, so committed state is all there is to
-//! see), then the transaction itself as one message: BEGIN, the fence, a few multi-row
-//! statements, the epoch, COMMIT.
+//! see), then the transaction itself: one call of the schema's `apply_batch`, which
+//! fences on the lease and writes every row from arrays.
 //!
 //! Netting: a batch may create a payment and change it, or delete it, before it commits;
 //! the buffer keeps the end result per row, so each row is written once and the
 //! statements can run in a fixed order (deletes before inserts: a failed payment that is
 //! initiated again frees its hash first).
-//!
-//! The message carries its values as literals (the simple query protocol takes no
-//! parameters): integers in decimal, bytes as hex escapes (`E'\\x…'`), which read the
-//! same whatever `standard_conforming_strings` says.
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt::Write as _;
 
 use postgres::error::SqlState;
-use postgres::Client;
+use postgres::{Client, Statement};
 
 use super::error::{is_connection_lost, is_retryable, storage};
 use super::payments::WriteStatements;
 use super::rows::{self, from_sql, to_sql, PaymentRow};
+use super::schema;
 use crate::error::{Error, Result};
 use crate::model::{FailureReason, Payment, PaymentHash, PaymentStatus};
 use crate::payments::engine::{Mutation, PaymentWriter};
@@ -129,28 +125,28 @@ pub fn run(
     // 0 leaves the stored one.
     let known = w.next_sequence.map(|n| n.max(w.pending.above));
     let (pending, epoch) = (std::mem::take(&mut w.pending), w.epoch);
-    let message = pending.transaction(fence, epoch, known.unwrap_or(0));
-    match conn.client.batch_execute(&message) {
-        Ok(()) => {
+    let statement = &conn.statements.apply_batch;
+    match pending.execute(
+        &mut conn.client,
+        statement,
+        fence,
+        epoch,
+        known.unwrap_or(0),
+    ) {
+        Ok(_) => {
             conn.next_sequence = known;
             Ok(())
         }
-        // The connection broke: the COMMIT may or may not have happened.
+        // The connection broke: the commit may or may not have happened.
         Err(e) if is_connection_lost(&e) => Err(Failure::Unknown(
             pending.probe(epoch),
             storage("write: commit", &e),
         )),
+        // The call failed and so rolled back (it was its own transaction).
+        Err(e) if e.code().map(SqlState::code) == Some(schema::FENCED) => Err(Failure::Fenced),
         Err(e) => {
-            // The transaction is aborted: end it, so the connection serves the next one.
-            let ended = conn.client.batch_execute("ROLLBACK");
-            if e.code() == Some(&SqlState::DIVISION_BY_ZERO) {
-                return Err(Failure::Fenced);
-            }
             let error = storage("write: commit", &e);
-            match ended {
-                Err(lost) if is_connection_lost(&lost) => Err(Failure::Lost(error)),
-                _ => Err(classify(&e, error)),
-            }
+            Err(classify(&e, error))
         }
     }
 }
@@ -394,6 +390,10 @@ pub struct Pending {
     attempt_updates: BTreeMap<(u64, u64), AttemptUpdate>,
     deletes: BTreeSet<u64>,
     attempt_deletes: BTreeSet<(u64, u64)>,
+    /// Stored payments whose status became terminal (they leave the in-flight index)...
+    resolved: BTreeSet<u64>,
+    /// ...or stopped being so (they join it).
+    reopened: BTreeSet<u64>,
     tombstones: Vec<PaymentHash>,
     /// Per-status count changes, indexed by status.
     counts: [i64; 5],
@@ -489,7 +489,10 @@ impl Pending {
                 self.count(to, 1);
                 match self.inserts.get_mut(&seq) {
                     Some(p) => p.status = to,
-                    None => self.updates.entry(seq).or_default().status = Some(to),
+                    None => {
+                        self.updates.entry(seq).or_default().status = Some(to);
+                        self.index_move(seq, from, to);
+                    }
                 }
             }
             Mutation::Delete(r) => {
@@ -500,6 +503,8 @@ impl Pending {
                 drop_range(&mut self.new_attempts, r.seq);
                 drop_range(&mut self.attempt_updates, r.seq);
                 self.updates.remove(&r.seq);
+                self.resolved.remove(&r.seq);
+                self.reopened.remove(&r.seq);
                 if self.inserts.remove(&r.seq).is_none() {
                     // Stored: its attempts go with it (ON DELETE CASCADE).
                     let stale: Vec<(u64, u64)> = self
@@ -549,6 +554,24 @@ impl Pending {
         }
     }
 
+    /// A stored payment's status moved from `from` to `to`: whether it leaves or joins
+    /// the in-flight index, netted over the batch.
+    fn index_move(&mut self, seq: u64, from: PaymentStatus, to: PaymentStatus) {
+        match (from.is_terminal(), to.is_terminal()) {
+            (false, true) => {
+                if !self.reopened.remove(&seq) {
+                    self.resolved.insert(seq);
+                }
+            }
+            (true, false) => {
+                if !self.resolved.remove(&seq) {
+                    self.reopened.insert(seq);
+                }
+            }
+            _ => {}
+        }
+    }
+
     fn probe(&self, epoch: Option<u64>) -> Probe {
         if let Some(epoch) = epoch {
             return Probe::Epoch(epoch);
@@ -565,181 +588,123 @@ impl Pending {
         }
     }
 
-    /// The transaction as one message: the fence first (a division by zero when the
-    /// lease is not ours and live; FOR SHARE keeps a taker waiting until COMMIT), the
-    /// rows, the counters, the epoch and the next sequence number.
-    fn transaction(&self, fence: Fence<'_>, epoch: Option<u64>, next_sequence: u64) -> String {
-        let mut sql = String::with_capacity(256 + self.size_hint());
-        let _ = write!(
-            sql,
-            "BEGIN; SELECT 1 / (SELECT count(*)::int FROM (SELECT 1 FROM lease \
-             WHERE name = 'writer' AND holder = {} AND term = {} \
-             AND expires_at > clock_timestamp() FOR SHARE) AS fence);",
-            text(fence.holder),
-            fence.term
+    /// The transaction: one call of the schema's `apply_batch` (schema.rs), outside any
+    /// explicit transaction, so the call is the transaction (one round trip, plans kept
+    /// by the server, values sent as binary arrays). It fences on the lease first (a
+    /// row lock held until the commit), then writes the rows, the counters, the epoch
+    /// and the next sequence number.
+    fn execute(
+        &self,
+        client: &mut Client,
+        statement: &Statement,
+        fence: Fence<'_>,
+        epoch: Option<u64>,
+        next_sequence: u64,
+    ) -> std::result::Result<u64, postgres::Error> {
+        let seqs = |it: &mut dyn Iterator<Item = u64>| it.map(to_sql).collect::<Vec<i64>>();
+        let gone = seqs(&mut self.deletes.iter().copied());
+        let gone_att_seq = seqs(&mut self.attempt_deletes.iter().map(|k| k.0));
+        let gone_att_id = seqs(&mut self.attempt_deletes.iter().map(|k| k.1));
+        let tomb: Vec<&[u8]> = self.tombstones.iter().map(|h| h.as_slice()).collect();
+
+        let ins = self.inserts.iter();
+        let ins_seq = seqs(&mut self.inserts.keys().copied());
+        let ins_hash: Vec<&[u8]> = ins.clone().map(|(_, p)| p.hash.as_slice()).collect();
+        let ins_created: Vec<i64> = ins.clone().map(|(_, p)| p.created_ns).collect();
+        let ins_value = seqs(&mut ins.clone().map(|(_, p)| p.value_msat));
+        let ins_status: Vec<i16> = ins.clone().map(|(_, p)| p.status as i16).collect();
+        let ins_reason: Vec<Option<i16>> = ins
+            .clone()
+            .map(|(_, p)| p.reason.map(|r| r as i16))
+            .collect();
+        let ins_creation: Vec<&[u8]> = ins.map(|(_, p)| p.creation.as_slice()).collect();
+
+        let att = self.new_attempts.iter();
+        let att_seq = seqs(&mut self.new_attempts.keys().map(|k| k.0));
+        let att_id = seqs(&mut self.new_attempts.keys().map(|k| k.1));
+        let att_info: Vec<&[u8]> = att.clone().map(|(_, a)| a.info.as_slice()).collect();
+        let att_settle: Vec<Option<&[u8]>> =
+            att.clone().map(|(_, a)| a.settle.as_deref()).collect();
+        let att_fail: Vec<Option<&[u8]>> = att.map(|(_, a)| a.fail.as_deref()).collect();
+
+        let upd_seq = seqs(&mut self.updates.keys().copied());
+        let upd_status: Vec<Option<i16>> = self
+            .updates
+            .values()
+            .map(|u| u.status.map(|s| s as i16))
+            .collect();
+        let upd_reason: Vec<Option<i16>> = self
+            .updates
+            .values()
+            .map(|u| u.reason.map(|r| r as i16))
+            .collect();
+
+        let aupd_seq = seqs(&mut self.attempt_updates.keys().map(|k| k.0));
+        let aupd_id = seqs(&mut self.attempt_updates.keys().map(|k| k.1));
+        let aupd_settle: Vec<Option<&[u8]>> = self
+            .attempt_updates
+            .values()
+            .map(|u| u.settle.as_deref())
+            .collect();
+        let aupd_fail: Vec<Option<&[u8]>> = self
+            .attempt_updates
+            .values()
+            .map(|u| u.fail.as_deref())
+            .collect();
+
+        // The in-flight index: new payments not yet resolved, and stored ones whose
+        // status crossed between unresolved and resolved.
+        let unres_add = seqs(
+            &mut self
+                .inserts
+                .iter()
+                .filter(|(_, p)| !p.status.is_terminal())
+                .map(|(&seq, _)| seq)
+                .chain(self.reopened.iter().copied()),
         );
-        if !self.deletes.is_empty() {
-            sql.push_str("DELETE FROM payments WHERE seq IN (");
-            list(&mut sql, &self.deletes, |sql, &seq| int(sql, seq));
-            sql.push_str(");");
-        }
-        if !self.attempt_deletes.is_empty() {
-            sql.push_str("DELETE FROM attempts WHERE (seq, attempt_id) IN (");
-            list(&mut sql, &self.attempt_deletes, |sql, &(seq, id)| {
-                sql.push('(');
-                int(sql, seq);
-                sql.push(',');
-                int(sql, id);
-                sql.push(')');
-            });
-            sql.push_str(");");
-        }
-        if !self.tombstones.is_empty() {
-            sql.push_str("INSERT INTO tombstones (hash) VALUES ");
-            list(&mut sql, &self.tombstones, |sql, hash| {
-                sql.push('(');
-                bytes(sql, hash);
-                sql.push(')');
-            });
-            sql.push_str(" ON CONFLICT DO NOTHING;");
-        }
-        if !self.inserts.is_empty() {
-            sql.push_str(
-                "INSERT INTO payments (seq, hash, created_ns, value_msat, status, fail_reason, \
-                 creation) VALUES ",
-            );
-            list(&mut sql, &self.inserts, |sql, (&seq, p)| {
-                let _ = write!(sql, "({},", to_sql(seq));
-                bytes(sql, &p.hash);
-                let _ = write!(
-                    sql,
-                    ",{},{},{},{},",
-                    p.created_ns,
-                    to_sql(p.value_msat),
-                    p.status as i16,
-                    p.reason.map_or("NULL".into(), |r| (r as i16).to_string())
-                );
-                bytes(sql, &p.creation);
-                sql.push(')');
-            });
-            sql.push(';');
-        }
-        if !self.new_attempts.is_empty() {
-            sql.push_str("INSERT INTO attempts (seq, attempt_id, info, settle, fail) VALUES ");
-            list(&mut sql, &self.new_attempts, |sql, (&(seq, id), a)| {
-                let _ = write!(sql, "({},{},", to_sql(seq), to_sql(id));
-                bytes(sql, &a.info);
-                sql.push(',');
-                maybe_bytes(sql, a.settle.as_deref());
-                sql.push(',');
-                maybe_bytes(sql, a.fail.as_deref());
-                sql.push(')');
-            });
-            sql.push(';');
-        }
-        if !self.updates.is_empty() {
-            sql.push_str(
-                "UPDATE payments p SET status = COALESCE(u.status, p.status), \
-                 fail_reason = COALESCE(u.reason, p.fail_reason) FROM (VALUES ",
-            );
-            list(&mut sql, &self.updates, |sql, (&seq, u)| {
-                let _ = write!(
-                    sql,
-                    "({}::bigint,{}::smallint,{}::smallint)",
-                    to_sql(seq),
-                    u.status.map_or("NULL".into(), |s| (s as i16).to_string()),
-                    u.reason.map_or("NULL".into(), |r| (r as i16).to_string())
-                );
-            });
-            sql.push_str(") AS u(seq, status, reason) WHERE p.seq = u.seq;");
-        }
-        if !self.attempt_updates.is_empty() {
-            sql.push_str(
-                "UPDATE attempts a SET settle = COALESCE(u.settle, a.settle), \
-                 fail = COALESCE(u.fail, a.fail) FROM (VALUES ",
-            );
-            list(&mut sql, &self.attempt_updates, |sql, (&(seq, id), u)| {
-                let _ = write!(sql, "({}::bigint,{}::bigint,", to_sql(seq), to_sql(id));
-                maybe_bytes(sql, u.settle.as_deref());
-                sql.push_str("::bytea,");
-                maybe_bytes(sql, u.fail.as_deref());
-                sql.push_str("::bytea)");
-            });
-            sql.push_str(
-                ") AS u(seq, attempt_id, settle, fail) \
-                 WHERE a.seq = u.seq AND a.attempt_id = u.attempt_id;",
-            );
-        }
-        let counts: Vec<(i16, i64)> = PaymentStatus::ALL
+        let unres_del = seqs(&mut self.resolved.iter().copied());
+
+        let (cnt_status, cnt_delta): (Vec<i16>, Vec<i64>) = PaymentStatus::ALL
             .iter()
             .filter(|s| self.counts[**s as usize] != 0)
             .map(|s| (*s as i16, self.counts[*s as usize]))
-            .collect();
-        if !counts.is_empty() {
-            sql.push_str("INSERT INTO counters (status, count) VALUES ");
-            list(&mut sql, &counts, |sql, (status, delta)| {
-                let _ = write!(sql, "({status},{delta})");
-            });
-            sql.push_str(
-                " ON CONFLICT (status) DO UPDATE SET count = counters.count + EXCLUDED.count;",
-            );
-        }
-        let _ = write!(
-            sql,
-            "UPDATE meta SET value = CASE key WHEN 'epoch' THEN {} \
-             ELSE GREATEST(value, {}) END WHERE key IN ('epoch', 'next_sequence'); COMMIT;",
-            epoch.map_or("value".into(), |e| to_sql(e).to_string()),
-            to_sql(next_sequence)
-        );
-        sql
+            .unzip();
+
+        client.execute(
+            statement,
+            &[
+                &fence.holder,
+                &fence.term,
+                &epoch.map(to_sql),
+                &to_sql(next_sequence),
+                &gone,
+                &gone_att_seq,
+                &gone_att_id,
+                &tomb,
+                &ins_seq,
+                &ins_hash,
+                &ins_created,
+                &ins_value,
+                &ins_status,
+                &ins_reason,
+                &ins_creation,
+                &att_seq,
+                &att_id,
+                &att_info,
+                &att_settle,
+                &att_fail,
+                &upd_seq,
+                &upd_status,
+                &upd_reason,
+                &aupd_seq,
+                &aupd_id,
+                &aupd_settle,
+                &aupd_fail,
+                &unres_add,
+                &unres_del,
+                &cnt_status,
+                &cnt_delta,
+            ],
+        )
     }
-
-    /// Bytes the message will carry, roughly (hex doubles them).
-    fn size_hint(&self) -> usize {
-        let payments: usize = self.inserts.values().map(|p| p.creation.len() + 96).sum();
-        let attempts: usize = self
-            .new_attempts
-            .values()
-            .map(|a| a.info.len() + a.settle.as_ref().map_or(0, Vec::len) + 64)
-            .sum();
-        2 * (payments + attempts) + 64 * (self.updates.len() + self.attempt_updates.len())
-    }
-}
-
-/// Writes the items separated by commas.
-fn list<I: IntoIterator>(sql: &mut String, items: I, mut item: impl FnMut(&mut String, I::Item)) {
-    for (i, it) in items.into_iter().enumerate() {
-        if i > 0 {
-            sql.push(',');
-        }
-        item(sql, it);
-    }
-}
-
-fn int(sql: &mut String, v: u64) {
-    let _ = write!(sql, "{}", to_sql(v));
-}
-
-/// A bytea literal in hex.
-fn bytes(sql: &mut String, b: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    sql.reserve(6 + 2 * b.len());
-    sql.push_str("E'\\\\x");
-    for &byte in b {
-        sql.push(HEX[usize::from(byte >> 4)] as char);
-        sql.push(HEX[usize::from(byte & 15)] as char);
-    }
-    sql.push('\'');
-}
-
-fn maybe_bytes(sql: &mut String, b: Option<&[u8]>) {
-    match b {
-        Some(b) => bytes(sql, b),
-        None => sql.push_str("NULL"),
-    }
-}
-
-/// A text literal that reads the same whatever `standard_conforming_strings` says.
-fn text(s: &str) -> String {
-    format!("E'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
 }
