@@ -43,20 +43,26 @@ pub struct WriteStatements {
     pub apply_batch: Statement,
 }
 
-/// The writer's session: it only looks rows up by key, so its plans must use the keys
-/// whatever the statistics say. Its tables start empty and grow faster than autovacuum
+/// Every connection's session: the payment statements look rows up by key or key range,
+/// so their plans must use the keys whatever the statistics say. The tables start
+/// empty and grow (and `unresolved` fills with dead rows) faster than autovacuum
 /// analyses them, and a plan made for an empty table (a hash join over a sequential
-/// scan) would otherwise stay cached while the table grows, scanning it in every batch.
-/// Such plans serve any number of rows, so they are made once per statement (a plan
-/// made per call for its arrays' sizes cost more than running a small batch).
-const WRITER_SESSION: &str = "SET enable_seqscan = off; SET enable_hashjoin = off; \
-     SET enable_mergejoin = off; SET plan_cache_mode = force_generic_plan";
+/// scan) would otherwise stay cached while the table grows, scanning it in every call.
+const KEY_PLANS: &str =
+    "SET enable_seqscan = off; SET enable_hashjoin = off; SET enable_mergejoin = off";
+/// The writer's plans serve any number of rows, so they are made once per statement (a
+/// plan made per call for its arrays' sizes cost more than running a small batch).
+const WRITER_PLANS: &str = "SET plan_cache_mode = force_generic_plan";
+
+fn set_session(client: &mut Client, settings: &[&str]) -> Result<()> {
+    client
+        .batch_execute(&settings.join("; "))
+        .map_err(|e| storage("set up the session", &e))
+}
 
 impl WriteStatements {
     pub fn prepare(client: &mut Client) -> Result<WriteStatements> {
-        client
-            .batch_execute(WRITER_SESSION)
-            .map_err(|e| storage("set up the writer's session", &e))?;
+        set_session(client, &[KEY_PLANS, WRITER_PLANS])?;
         let mut p = |sql: &str| {
             client
                 .prepare(sql)
@@ -128,6 +134,7 @@ pub struct ReadStatements {
 
 impl ReadStatements {
     pub fn prepare(client: &mut Client) -> Result<ReadStatements> {
+        set_session(client, &[KEY_PLANS])?;
         let mut p = |sql: &str| {
             client
                 .prepare(sql)
@@ -163,8 +170,13 @@ mod tests {
                 "SET plan_cache_mode = force_generic_plan; PREPARE probe AS {sql}"
             ))
             .unwrap();
+        let args = if args.is_empty() {
+            String::new()
+        } else {
+            format!("({args})")
+        };
         let plan: Vec<String> = client
-            .query(&format!("EXPLAIN EXECUTE probe({args})"), &[])
+            .query(&format!("EXPLAIN EXECUTE probe{args}"), &[])
             .unwrap()
             .iter()
             .map(|r| r.get(0))
@@ -187,6 +199,19 @@ mod tests {
             (PAYMENTS_BY_SEQS, "'{}'"),
             (PAYMENT_BY_HASH, "'\\x00'"),
         ] {
+            let plan = cached_plan(&mut client, sql, args);
+            assert!(!plan.contains("Seq Scan"), "{sql}:\n{plan}");
+        }
+    }
+
+    #[test]
+    fn the_in_flight_fetch_reads_its_index_whatever_the_statistics() {
+        let Some(url) = database("reader_plans") else {
+            return;
+        };
+        let mut client = url.connect().unwrap();
+        ReadStatements::prepare(&mut client).unwrap();
+        for (sql, args) in [(INFLIGHT, ""), (ATTEMPTS_OF, "'{}'")] {
             let plan = cached_plan(&mut client, sql, args);
             assert!(!plan.contains("Seq Scan"), "{sql}:\n{plan}");
         }

@@ -557,18 +557,14 @@ impl Pending {
     /// A stored payment's status moved from `from` to `to`: whether it leaves or joins
     /// the in-flight index, netted over the batch.
     fn index_move(&mut self, seq: u64, from: PaymentStatus, to: PaymentStatus) {
-        match (from.is_terminal(), to.is_terminal()) {
-            (false, true) => {
-                if !self.reopened.remove(&seq) {
-                    self.resolved.insert(seq);
-                }
-            }
-            (true, false) => {
-                if !self.resolved.remove(&seq) {
-                    self.reopened.insert(seq);
-                }
-            }
-            _ => {}
+        let (moves, back) = match (from.is_terminal(), to.is_terminal()) {
+            (false, true) => (&mut self.resolved, &mut self.reopened),
+            (true, false) => (&mut self.reopened, &mut self.resolved),
+            _ => return,
+        };
+        // A move that undoes one earlier in the batch cancels it.
+        if !back.remove(&seq) {
+            moves.insert(seq);
         }
     }
 
