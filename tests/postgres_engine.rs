@@ -300,3 +300,37 @@ fn the_in_flight_index_follows_every_payment_and_the_check_finds_it_wrong() {
     assert!(err.to_string().contains("in-flight index"), "{err}");
     store.close().unwrap();
 }
+
+#[test]
+fn a_deleted_payment_takes_its_attempts_and_the_check_finds_a_stray_one() {
+    let Some(url) = pg::fresh_schema_url("orphans") else {
+        return;
+    };
+    let store = Store::open(&url, fast_options()).unwrap();
+    let paid = pay(&store, 1, 1000, 10);
+    pay(&store, 2, 1000, 10);
+    fail(&store, 3, 1000, 10);
+    let attempts = |url: &str| -> i64 {
+        pg::client(url)
+            .query_one("SELECT count(*) FROM attempts", &[])
+            .unwrap()
+            .get(0)
+    };
+    assert_eq!(attempts(&url), 3);
+    store.delete_payment(&paid, false).unwrap();
+    assert_eq!(attempts(&url), 2);
+    assert_eq!(store.delete_payments(true, false).unwrap(), 1);
+    assert_eq!(attempts(&url), 1);
+    store.check_integrity().unwrap();
+
+    pg::client(&url)
+        .batch_execute("INSERT INTO attempts (seq, attempt_id, info) VALUES (99, 1, '\\x00')")
+        .unwrap();
+    let err = store.check_integrity().unwrap_err();
+    assert_eq!(err.status(), LpsStatus::Corrupt, "{err}");
+    assert!(
+        err.to_string().contains("attempt's payment is gone"),
+        "{err}"
+    );
+    store.close().unwrap();
+}

@@ -115,6 +115,10 @@ const LIVE_TOMBSTONES: &str =
 const UNRESOLVED_CHECK: &str = "SELECT count(*), \
      count(*) FILTER (WHERE p.seq IS NULL OR p.status NOT IN (1, 2)) \
      FROM unresolved u LEFT JOIN payments p ON p.seq = u.seq";
+/// Attempts whose payment is gone (the schema has no foreign key: `apply_batch` deletes
+/// a payment's attempts with it).
+const ORPHAN_ATTEMPTS: &str = "SELECT EXISTS (SELECT 1 FROM attempts a \
+     WHERE NOT EXISTS (SELECT 1 FROM payments p WHERE p.seq = a.seq))";
 
 /// A reader connection's statements.
 pub struct ReadStatements {
@@ -130,6 +134,7 @@ pub struct ReadStatements {
     pub check_chunk: Statement,
     pub live_tombstones: Statement,
     pub unresolved_check: Statement,
+    pub orphan_attempts: Statement,
 }
 
 impl ReadStatements {
@@ -153,6 +158,7 @@ impl ReadStatements {
             check_chunk: p(CHECK_CHUNK)?,
             live_tombstones: p(LIVE_TOMBSTONES)?,
             unresolved_check: p(UNRESOLVED_CHECK)?,
+            orphan_attempts: p(ORPHAN_ATTEMPTS)?,
         })
     }
 }

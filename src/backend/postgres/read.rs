@@ -215,8 +215,8 @@ impl Snapshot for PgSnapshot<'_, '_> {
 
     /// Every payment decodes and derives to its status column; the counters equal the
     /// derived statuses; the next sequence number lies above every payment's; no paid,
-    /// deleted hash is live. (Attempts without a payment and duplicate hashes are ruled
-    /// out by the schema's keys.)
+    /// deleted hash is live; the in-flight index holds the unresolved payments; every
+    /// attempt has its payment. (Duplicate hashes are ruled out by the schema's keys.)
     fn check_integrity(&mut self) -> Result<IntegrityReport> {
         let mut derived = PaymentCounts::default();
         let mut after = -1i64;
@@ -269,6 +269,14 @@ impl Snapshot for PgSnapshot<'_, '_> {
         )?;
         if live.first().is_some_and(|r| r.get::<_, bool>(0)) {
             return Err(violation("a paid, deleted hash is live again"));
+        }
+        let orphans = self.query(
+            &self.statements.orphan_attempts,
+            &[],
+            "integrity check: attempts",
+        )?;
+        if orphans.first().is_some_and(|r| r.get::<_, bool>(0)) {
+            return Err(violation("an attempt's payment is gone"));
         }
         // The in-flight index holds exactly the INITIATED and IN_FLIGHT payments: as
         // many rows as there are, none naming another.

@@ -67,7 +67,7 @@ CREATE TABLE unresolved (
     seq BIGINT PRIMARY KEY
 );
 CREATE TABLE attempts (
-    seq        BIGINT NOT NULL REFERENCES payments (seq) ON DELETE CASCADE,
+    seq        BIGINT NOT NULL,
     attempt_id BIGINT NOT NULL,
     info       BYTEA NOT NULL,
     settle     BYTEA,
@@ -107,6 +107,7 @@ BEGIN
     END IF;
     IF cardinality(gone) > 0 THEN
         DELETE FROM unresolved WHERE seq = ANY (gone);
+        DELETE FROM attempts WHERE seq = ANY (gone);
         DELETE FROM payments WHERE seq = ANY (gone);
     END IF;
     IF cardinality(gone_att_seq) > 0 THEN

@@ -506,7 +506,7 @@ impl Pending {
                 self.resolved.remove(&r.seq);
                 self.reopened.remove(&r.seq);
                 if self.inserts.remove(&r.seq).is_none() {
-                    // Stored: its attempts go with it (ON DELETE CASCADE).
+                    // Stored: its attempts go with it (apply_batch deletes them).
                     let stale: Vec<(u64, u64)> = self
                         .attempt_deletes
                         .range(attempts_of(r.seq))
