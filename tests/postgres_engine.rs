@@ -110,10 +110,13 @@ impl Proxy {
         proxy
     }
 
-    /// `url` with the proxy in place of the server.
+    /// `url` with the proxy in place of the server, without TLS (the proxy reads the
+    /// messages it relays).
     fn url(&self, url: &str) -> String {
         let server = server_address(url);
-        url.replace(&server, &format!("127.0.0.1:{}", self.port))
+        let url = url.replace(&server, &format!("127.0.0.1:{}", self.port));
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}sslmode=disable")
     }
 }
 
@@ -332,5 +335,39 @@ fn a_deleted_payment_takes_its_attempts_and_the_check_finds_a_stray_one() {
         err.to_string().contains("attempt's payment is gone"),
         "{err}"
     );
+    store.close().unwrap();
+}
+
+/// The writer takes hashes it does not hold for new payments without fetching them;
+/// `apply_batch` checks that guess before it writes, and a wrong one runs the batch
+/// again with the payments fetched: a paid and deleted hash stays paid, a failed one
+/// starts again, an unknown one is not initiated.
+#[test]
+fn hashes_taken_for_new_are_checked_before_anything_is_written() {
+    let Some(url) = pg::fresh_schema_url("guess") else {
+        return;
+    };
+    let store = Store::open(&url, fast_options()).unwrap();
+    let paid = pay(&store, 1, 1000, 10);
+    store.delete_payment(&paid, false).unwrap();
+    let failed = fail(&store, 2, 1000, 10);
+    pay(&store, 3, 1000, 10);
+
+    let err = store.init_payment(&paid, creation(1000, 10)).unwrap_err();
+    assert_eq!(err.status(), LpsStatus::AlreadyPaid, "{err}");
+    let again = store.init_payment(&failed, creation(1000, 10)).unwrap();
+    assert_eq!(again.sequence_num, 4);
+    let (_, settled) = payment(3);
+    let err = store
+        .init_payment(&settled, creation(1000, 10))
+        .unwrap_err();
+    assert_eq!(err.status(), LpsStatus::AlreadyPaid, "{err}");
+    let (_, unknown) = payment(9);
+    let err = store
+        .register_attempt(&unknown, attempt(1, 1000, None))
+        .unwrap_err();
+    assert_eq!(err.status(), LpsStatus::PaymentNotInitiated, "{err}");
+    assert_eq!(sequence_numbers(&store), vec![3, 4]);
+    store.check_integrity().unwrap();
     store.close().unwrap();
 }

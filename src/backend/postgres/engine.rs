@@ -77,6 +77,7 @@ impl PgEngine {
                 client,
                 statements,
                 next_sequence: None,
+                guess_new: true,
             })),
             readers: Mutex::new(Vec::new()),
             url,
@@ -133,6 +134,7 @@ impl PgEngine {
             client,
             statements,
             next_sequence: None,
+            guess_new: true,
         })
     }
 

@@ -30,7 +30,7 @@ const META: &str = "SELECT value FROM meta WHERE key = $1";
 /// A batch's transaction (schema.rs: the function's parameters, in order).
 const APPLY_BATCH: &str = "SELECT apply_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
      $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, \
-     $28, $29, $30, $31)";
+     $28, $29, $30, $31, $32)";
 
 /// The writer connection's statements.
 pub struct WriteStatements {

@@ -40,6 +40,10 @@ pub const APPLY_BATCH: &str = "apply_batch";
 /// The SQLSTATE `apply_batch` raises when the writer lease is not the caller's.
 pub const FENCED: &str = "LNPF1";
 
+/// The SQLSTATE `apply_batch` raises when a payment hash the writer took for new (it did
+/// not fetch it) has a payment or a tombstone after all.
+pub const NOT_NEW: &str = "LNPN1";
+
 /// Version 1, created in one transaction.
 const CREATE: &str = "
 CREATE TABLE meta (
@@ -96,7 +100,8 @@ CREATE FUNCTION apply_batch(
     att_seq BIGINT[], att_id BIGINT[], att_info BYTEA[], att_settle BYTEA[], att_fail BYTEA[],
     upd_seq BIGINT[], upd_status SMALLINT[], upd_reason SMALLINT[],
     aupd_seq BIGINT[], aupd_id BIGINT[], aupd_settle BYTEA[], aupd_fail BYTEA[],
-    unres_add BIGINT[], unres_del BIGINT[], cnt_status SMALLINT[], cnt_delta BIGINT[]
+    unres_add BIGINT[], unres_del BIGINT[], cnt_status SMALLINT[], cnt_delta BIGINT[],
+    taken_for_new BYTEA[]
 ) RETURNS void LANGUAGE plpgsql AS $fn$
 BEGIN
     PERFORM 1 FROM lease WHERE name = 'writer' AND holder = lease_holder AND term = lease_term
@@ -104,6 +109,11 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'the writer lease of term % is not this writer''s', lease_term
             USING ERRCODE = 'LNPF1';
+    END IF;
+    IF cardinality(taken_for_new) > 0 AND (
+        EXISTS (SELECT 1 FROM payments WHERE hash = ANY (taken_for_new))
+        OR EXISTS (SELECT 1 FROM tombstones WHERE hash = ANY (taken_for_new))) THEN
+        RAISE EXCEPTION 'a payment hash taken for new is known' USING ERRCODE = 'LNPN1';
     END IF;
     IF cardinality(gone) > 0 THEN
         DELETE FROM unresolved WHERE seq = ANY (gone);

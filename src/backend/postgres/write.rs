@@ -97,6 +97,10 @@ pub struct WriterConn {
     pub statements: WriteStatements,
     /// The next sequence number as of the last commit (only this writer changes it).
     pub next_sequence: Option<u64>,
+    /// Whether a batch takes the hashes it does not know for new instead of fetching
+    /// them (`PgWriter::prefetch`): on until a guess proves wrong, then off until a
+    /// fetch finds none of its hashes.
+    pub guess_new: bool,
 }
 
 /// Runs `f` and commits what it applied in one transaction.
@@ -114,6 +118,8 @@ pub fn run(
         next_sequence: conn.next_sequence,
         epoch: None,
         failure: &failure,
+        guess_new: conn.guess_new,
+        taken_for_new: Vec::new(),
     };
     if let Err(e) = f(&mut w) {
         return Err(match failure.take() {
@@ -125,14 +131,16 @@ pub fn run(
     // 0 leaves the stored one.
     let known = w.next_sequence.map(|n| n.max(w.pending.above));
     let (pending, epoch) = (std::mem::take(&mut w.pending), w.epoch);
+    let (guess_new, taken_for_new) = (w.guess_new, std::mem::take(&mut w.taken_for_new));
+    conn.guess_new = guess_new;
     let statement = &conn.statements.apply_batch;
-    match pending.execute(
-        &mut conn.client,
-        statement,
+    let batch = Batch {
         fence,
         epoch,
-        known.unwrap_or(0),
-    ) {
+        next_sequence: known.unwrap_or(0),
+        taken_for_new: &taken_for_new,
+    };
+    match pending.execute(&mut conn.client, statement, batch) {
         Ok(_) => {
             conn.next_sequence = known;
             Ok(())
@@ -144,6 +152,11 @@ pub fn run(
         )),
         // The call failed and so rolled back (it was its own transaction).
         Err(e) if e.code().map(SqlState::code) == Some(schema::FENCED) => Err(Failure::Fenced),
+        // A hash taken for new was not: the batch runs again and fetches its payments.
+        Err(e) if e.code().map(SqlState::code) == Some(schema::NOT_NEW) => {
+            conn.guess_new = false;
+            Err(Failure::Retry(storage("write: commit", &e)))
+        }
         Err(e) => {
             let error = storage("write: commit", &e);
             Err(classify(&e, error))
@@ -184,6 +197,15 @@ fn classify(e: &postgres::Error, error: Error) -> Failure {
     }
 }
 
+/// What a batch's call carries besides its rows.
+struct Batch<'a> {
+    fence: Fence<'a>,
+    epoch: Option<u64>,
+    /// 0 leaves the stored one.
+    next_sequence: u64,
+    taken_for_new: &'a [PaymentHash],
+}
+
 /// A payment as the batch's prefetch found it.
 struct Known {
     payment: Option<Payment>,
@@ -200,6 +222,10 @@ struct PgWriter<'t> {
     epoch: Option<u64>,
     /// The kind of the last PostgreSQL error, for the retry loop.
     failure: &'t Cell<Option<Kind>>,
+    /// Take hashes the batch does not know for new rather than fetch them.
+    guess_new: bool,
+    /// The hashes taken for new: `apply_batch` checks them before it writes.
+    taken_for_new: Vec<PaymentHash>,
 }
 
 impl PgWriter<'_> {
@@ -294,7 +320,25 @@ impl PaymentWriter for PgWriter<'_> {
         Ok(())
     }
 
+    /// Hashes the writer's cache does not hold are mostly new payments: while that
+    /// guess holds, they are taken for new without a round trip, and the batch's call
+    /// checks them before it writes (a wrong guess runs the batch again, fetching).
     fn prefetch(&mut self, hashes: &[PaymentHash]) -> Result<()> {
+        if self.guess_new {
+            for hash in hashes {
+                if !self.known.contains_key(hash) {
+                    self.known.insert(
+                        *hash,
+                        Known {
+                            payment: None,
+                            tombstoned: false,
+                        },
+                    );
+                    self.taken_for_new.push(*hash);
+                }
+            }
+            return Ok(());
+        }
         let params: Vec<&[u8]> = hashes
             .iter()
             .filter(|h| !self.known.contains_key(*h))
@@ -329,6 +373,11 @@ impl PaymentWriter for PgWriter<'_> {
         if let Some(done) = current {
             self.know(done)?;
         }
+        // None of them was stored: the hashes the writer does not know are new again.
+        self.guess_new = self
+            .known
+            .values()
+            .all(|k| k.payment.is_none() && !k.tombstoned);
         Ok(())
     }
 }
@@ -593,10 +642,15 @@ impl Pending {
         &self,
         client: &mut Client,
         statement: &Statement,
-        fence: Fence<'_>,
-        epoch: Option<u64>,
-        next_sequence: u64,
+        batch: Batch<'_>,
     ) -> std::result::Result<u64, postgres::Error> {
+        let Batch {
+            fence,
+            epoch,
+            next_sequence,
+            taken_for_new,
+        } = batch;
+        let taken_for_new: Vec<&[u8]> = taken_for_new.iter().map(|h| h.as_slice()).collect();
         let seqs = |it: &mut dyn Iterator<Item = u64>| it.map(to_sql).collect::<Vec<i64>>();
         let gone = seqs(&mut self.deletes.iter().copied());
         let gone_att_seq = seqs(&mut self.attempt_deletes.iter().map(|k| k.0));
@@ -700,6 +754,7 @@ impl Pending {
                 &unres_del,
                 &cnt_status,
                 &cnt_delta,
+                &taken_for_new,
             ],
         )
     }
