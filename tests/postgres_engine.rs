@@ -110,13 +110,10 @@ impl Proxy {
         proxy
     }
 
-    /// `url` with the proxy in place of the server, without TLS (the proxy reads the
-    /// messages it relays).
+    /// `url` with the proxy in place of the server.
     fn url(&self, url: &str) -> String {
         let server = server_address(url);
-        let url = url.replace(&server, &format!("127.0.0.1:{}", self.port));
-        let sep = if url.contains('?') { '&' } else { '?' };
-        format!("{url}{sep}sslmode=disable")
+        url.replace(&server, &format!("127.0.0.1:{}", self.port))
     }
 }
 
