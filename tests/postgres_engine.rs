@@ -368,3 +368,42 @@ fn hashes_taken_for_new_are_checked_before_anything_is_written() {
     store.check_integrity().unwrap();
     store.close().unwrap();
 }
+
+/// Every payment passes through the in-flight table and leaves it when resolved; the
+/// writer vacuums the table as rows leave it, so the in-flight fetch does not walk the
+/// store's history of dead rows until autovacuum comes by.
+#[test]
+fn the_writer_vacuums_the_in_flight_table_as_payments_leave_it() {
+    let Some(url) = pg::fresh_schema_url("vacuum") else {
+        return;
+    };
+    let store = Arc::new(Store::open(&url, fast_options()).unwrap());
+    let vacuums = || -> i64 {
+        pg::client(&url)
+            .query_one(
+                "SELECT vacuum_count FROM pg_stat_user_tables \
+                 WHERE relid = 'unresolved'::regclass",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    };
+    assert_eq!(vacuums(), 0);
+    // Each payment is started and failed by one thread, so it enters the table in one
+    // batch and leaves it in a later one.
+    let per_thread = lnpaystore::backend::postgres::VACUUM_UNRESOLVED_EVERY as u64 / 4 + 10;
+    std::thread::scope(|s| {
+        for t in 0..4u64 {
+            let store = store.clone();
+            s.spawn(move || {
+                for i in 0..per_thread {
+                    fail(&store, 1 + t * 100_000 + i, 1000, 10);
+                }
+            });
+        }
+    });
+    assert!(vacuums() >= 1, "the in-flight table was never vacuumed");
+    assert!(unresolved(&url).is_empty());
+    assert!(store.fetch_inflight_payments().unwrap().is_empty());
+    assert_eq!(store.check_integrity().unwrap().in_flight_index, 0);
+}

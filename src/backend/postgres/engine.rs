@@ -78,6 +78,7 @@ impl PgEngine {
                 statements,
                 next_sequence: None,
                 guess_new: true,
+                unresolved_shed: 0,
             })),
             readers: Mutex::new(Vec::new()),
             url,
@@ -135,6 +136,7 @@ impl PgEngine {
             statements,
             next_sequence: None,
             guess_new: true,
+            unresolved_shed: 0,
         })
     }
 

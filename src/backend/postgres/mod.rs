@@ -29,3 +29,4 @@ mod test_support;
 mod write;
 
 pub use engine::PgEngine;
+pub use write::VACUUM_UNRESOLVED_EVERY;

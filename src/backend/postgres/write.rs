@@ -101,7 +101,17 @@ pub struct WriterConn {
     /// them (`PgWriter::prefetch`): on until a guess proves wrong, then off until a
     /// fetch finds none of its hashes.
     pub guess_new: bool,
+    /// Rows the in-flight table has shed (resolved or deleted payments) since the writer
+    /// last vacuumed it (`VACUUM_UNRESOLVED_EVERY`).
+    pub unresolved_shed: usize,
 }
+
+/// Every payment passes through `unresolved` and leaves it when resolved, so the table
+/// is mostly dead rows, which the in-flight fetch would walk (138 ms for 100 in flight
+/// after 100,000 payments) until autovacuum comes, a minute later at best. The writer
+/// vacuums it itself after this many rows left it: a few milliseconds on a small table,
+/// and the fetch then walks at most this many dead rows.
+pub const VACUUM_UNRESOLVED_EVERY: usize = 2_000;
 
 /// Runs `f` and commits what it applied in one transaction.
 pub fn run(
@@ -143,6 +153,14 @@ pub fn run(
     match pending.execute(&mut conn.client, statement, batch) {
         Ok(_) => {
             conn.next_sequence = known;
+            conn.unresolved_shed += pending.resolved.len() + pending.deletes.len();
+            if conn.unresolved_shed >= VACUUM_UNRESOLVED_EVERY {
+                conn.unresolved_shed = 0;
+                // Housekeeping after the commit: a failure here (a role that does not
+                // own the table, a lost connection) costs only the fetch's speed, and
+                // the next batch finds a lost connection itself.
+                let _ = conn.client.batch_execute("VACUUM unresolved");
+            }
             Ok(())
         }
         // The connection broke: the commit may or may not have happened.
