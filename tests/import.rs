@@ -144,12 +144,7 @@ fn imports_every_state_with_its_sequence_number() {
         ),
         (8, 1, 2, 3, 2)
     );
-    let inflight: Vec<u64> = store
-        .fetch_inflight_payments()
-        .unwrap()
-        .iter()
-        .map(|p| p.sequence_num)
-        .collect();
+    let inflight = inflight_sequence_numbers(&store);
     assert_eq!(inflight, [7, 9, 16]);
     // Pages follow the kept numbers.
     let page = store

@@ -276,12 +276,7 @@ fn the_in_flight_index_follows_every_payment_and_the_check_finds_it_wrong() {
     store.fail_payment(&fifth, FailureReason::Timeout).unwrap();
     store.init_payment(&fifth, creation(1000, 10)).unwrap();
     assert_eq!(unresolved(&url), vec![3, 4, 6]);
-    let inflight: Vec<u64> = store
-        .fetch_inflight_payments()
-        .unwrap()
-        .iter()
-        .map(|p| p.sequence_num)
-        .collect();
+    let inflight = inflight_sequence_numbers(&store);
     assert_eq!(inflight, vec![3, 4, 6]);
     assert_eq!(store.check_integrity().unwrap().in_flight_index, 3);
 

@@ -240,12 +240,7 @@ pub fn assert_counts_consistent(store: &Store) {
         "succeeded"
     );
     assert_eq!(counts.failed, count(PaymentStatus::Failed), "failed");
-    let inflight: Vec<u64> = store
-        .fetch_inflight_payments()
-        .unwrap()
-        .iter()
-        .map(|p| p.sequence_num)
-        .collect();
+    let inflight = inflight_sequence_numbers(store);
     let expected: Vec<u64> = page
         .payments
         .iter()
@@ -282,4 +277,14 @@ pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)
+}
+
+/// The sequence numbers of the payments `fetch_inflight_payments` returns, in its order.
+pub fn inflight_sequence_numbers(store: &Store) -> Vec<u64> {
+    store
+        .fetch_inflight_payments()
+        .unwrap()
+        .iter()
+        .map(|p| p.sequence_num)
+        .collect()
 }
